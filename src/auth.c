@@ -1,0 +1,290 @@
+/* Token and signature checks over the raw request, in constant time. */
+#include "config.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+
+#include "auth.h"
+#include "digest.h"
+#include "util.h"
+
+#define TOKEN_MAX		512
+#define SIG_TOLERANCE		300	/* seconds either side of now */
+#define SECRET_MAX		256
+
+/*
+ * Compare digests rather than the tokens themselves, so the time taken
+ * tells nothing of the configured tokens' lengths or contents.
+ */
+static int
+token_matches(const struct settings *s, const char *tok, size_t len)
+{
+	unsigned char	want[DIGEST_SHA256_LEN], got[DIGEST_SHA256_LEN];
+	size_t		i;
+	int		match = 0;
+
+	if (digest_sha256(tok, len, got) == -1)
+		return 0;
+	for (i = 0; i < s->ntokens; i++) {
+		if (digest_sha256(s->tokens[i], strlen(s->tokens[i]),
+		    want) == -1)
+			continue;
+		match |= CRYPTO_memcmp(want, got, sizeof(got)) == 0;
+	}
+	OPENSSL_cleanse(got, sizeof(got));
+	return match;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decode [p, end) into out; -1 if malformed or too long. */
+static int
+url_decode(const char *p, const char *end, char *out, size_t outsize,
+    size_t *outlen)
+{
+	size_t n = 0;
+
+	while (p < end) {
+		int c = (unsigned char)*p++;
+
+		if (c == '+')
+			c = ' ';
+		else if (c == '%') {
+			int hi, lo;
+
+			if (end - p < 2 || (hi = hexval(p[0])) == -1 ||
+			    (lo = hexval(p[1])) == -1)
+				return -1;
+			c = hi << 4 | lo;
+			p += 2;
+		}
+		if (n + 1 >= outsize)
+			return -1;
+		out[n++] = (char)c;
+	}
+	out[n] = '\0';
+	*outlen = n;
+	return 0;
+}
+
+/*
+ * Check one presented token.  *presented counts them; *bad is set on a
+ * mismatch.  Work is done even after a mismatch, so timing does not tell
+ * which of several presented tokens was wrong.
+ */
+static void
+check_one(const struct settings *s, const char *tok, size_t len,
+    int *presented, int *bad)
+{
+	(*presented)++;
+	if (len == 0 || len > TOKEN_MAX || !token_matches(s, tok, len))
+		*bad = 1;
+}
+
+int
+auth_check_token(const struct settings *s, const char *query,
+    const char *authorization, const char *xtoken, struct error *err)
+{
+	char	tok[TOKEN_MAX + 1];
+	size_t	len;
+	int	presented = 0, bad = 0;
+
+	if (s->auth == AUTH_NONE)
+		return 0;
+	if (s->ntokens == 0) {
+		error_set(err, 500, "", "MEETERGO_WEBHOOK_TOKEN is not set "
+		    "(set it, or MEETERGO_WEBHOOK_AUTH=none on a private "
+		    "network)");
+		return -1;
+	}
+
+	while (query != NULL && *query != '\0') {
+		const char *end = strchr(query, '&'), *eq;
+
+		if (end == NULL)
+			end = query + strlen(query);
+		eq = memchr(query, '=', (size_t)(end - query));
+		if (eq != NULL && eq - query == 5 &&
+		    memcmp(query, "token", 5) == 0) {
+			if (url_decode(eq + 1, end, tok, sizeof(tok),
+			    &len) == -1)
+				check_one(s, "", 0, &presented, &bad);
+			else
+				check_one(s, tok, len, &presented, &bad);
+		}
+		query = *end == '&' ? end + 1 : end;
+	}
+
+	if (authorization != NULL && ascii_casecmp_n(authorization,
+	    "Bearer ", 7) == 0) {
+		const char *p = authorization + 7, *end;
+
+		while (*p == ' ')
+			p++;
+		end = p + strlen(p);
+		while (end > p && end[-1] == ' ')
+			end--;
+		check_one(s, p, (size_t)(end - p), &presented, &bad);
+	}
+
+	if (xtoken != NULL)
+		check_one(s, xtoken, strlen(xtoken), &presented, &bad);
+
+	explicit_bzero(tok, sizeof(tok));
+	if (presented == 0) {
+		error_set(err, 401, "", "no token");
+		return -1;
+	}
+	if (bad) {
+		error_set(err, 401, "", "wrong token");
+		return -1;
+	}
+	return 0;
+}
+
+/* Decode standard base64 with padding; -1 if malformed or too long. */
+static int
+b64_decode(const char *in, size_t inlen, unsigned char *out, size_t outsize,
+    size_t *outlen)
+{
+	int	n;
+	size_t	pad = 0;
+
+	if (inlen == 0 || inlen % 4 != 0 || inlen / 4 * 3 > outsize ||
+	    inlen > INT_MAX)
+		return -1;
+	if ((n = EVP_DecodeBlock(out, (const unsigned char *)in,
+	    (int)inlen)) < 0)
+		return -1;
+	if (in[inlen - 1] == '=')
+		pad++;
+	if (in[inlen - 2] == '=')
+		pad++;
+	*outlen = (size_t)n - pad;
+	return 0;
+}
+
+static int
+ts_ok(const char *ts, time_t now)
+{
+	const char	*errstr;
+	long		 t;
+
+	if (parse_long(ts, 0, 99999999999L, &t, &errstr) == -1)
+		return 0;
+	return t >= (long)now - SIG_TOLERANCE && t <= (long)now + SIG_TOLERANCE;
+}
+
+int
+auth_check_signature(const struct settings *s, const char *id,
+    const char *ts, const char *sigs, const char *body, size_t bodylen,
+    time_t now, struct error *err)
+{
+	unsigned char	 key[SECRET_MAX], mac[EVP_MAX_MD_SIZE];
+	unsigned char	 sig[64];
+	const char	*sp;
+	size_t		 keylen, siglen;
+	size_t		 maclen;
+	EVP_MAC		*hmac = NULL;
+	EVP_MAC_CTX	*ctx = NULL;
+	OSSL_PARAM	 params[2];
+	int		 rc = -1, match = 0;
+
+	if (s->signing_secrets == NULL)
+		return 0;
+	if (id == NULL || ts == NULL || sigs == NULL || *id == '\0') {
+		error_set(err, 401, "", "no webhook-id, webhook-timestamp "
+		    "and webhook-signature headers");
+		return -1;
+	}
+	if (!ts_ok(ts, now)) {
+		error_set(err, 401, "", "webhook-timestamp is not within "
+		    "five minutes of now");
+		return -1;
+	}
+
+	for (sp = s->signing_secrets; *sp != '\0';) {
+		const char	*start, *end, *p;
+		size_t		 len;
+
+		while (*sp == ' ')
+			sp++;
+		for (start = sp; *sp != '\0' && *sp != ' '; sp++)
+			;
+		end = sp;
+		if (end == start)
+			continue;
+		len = (size_t)(end - start);
+		if (len > 6 && memcmp(start, "whsec_", 6) == 0) {
+			start += 6;
+			len -= 6;
+		}
+		if (b64_decode(start, len, key, sizeof(key), &keylen) == -1) {
+			error_set(err, 500, "", "MEETERGO_WEBHOOK_SIGNING_SECRET "
+			    "holds a secret that is not base64");
+			goto done;
+		}
+		params[0] = OSSL_PARAM_construct_utf8_string(
+		    OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+		params[1] = OSSL_PARAM_construct_end();
+		if ((hmac == NULL &&
+		    (hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL) ||
+		    (ctx = EVP_MAC_CTX_new(hmac)) == NULL ||
+		    EVP_MAC_init(ctx, key, keylen, params) != 1 ||
+		    EVP_MAC_update(ctx, (const unsigned char *)id,
+		    strlen(id)) != 1 ||
+		    EVP_MAC_update(ctx, (const unsigned char *)".", 1) != 1 ||
+		    EVP_MAC_update(ctx, (const unsigned char *)ts,
+		    strlen(ts)) != 1 ||
+		    EVP_MAC_update(ctx, (const unsigned char *)".", 1) != 1 ||
+		    EVP_MAC_update(ctx, (const unsigned char *)body,
+		    bodylen) != 1 ||
+		    EVP_MAC_final(ctx, mac, &maclen, sizeof(mac)) != 1) {
+			error_set(err, 500, "", "HMAC-SHA256 failed");
+			goto done;
+		}
+		EVP_MAC_CTX_free(ctx);
+		ctx = NULL;
+
+		/* "v1,<base64> v1,<base64> ...": any entry may match. */
+		for (p = sigs; *p != '\0';) {
+			const char *e;
+
+			while (*p == ' ')
+				p++;
+			for (e = p; *e != '\0' && *e != ' '; e++)
+				;
+			if (e - p > 3 && memcmp(p, "v1,", 3) == 0 &&
+			    b64_decode(p + 3, (size_t)(e - p - 3), sig,
+			    sizeof(sig), &siglen) == 0 && siglen == maclen)
+				match |= CRYPTO_memcmp(sig, mac, maclen) == 0;
+			p = e;
+		}
+	}
+	if (!match) {
+		error_set(err, 401, "", "bad webhook-signature");
+		goto done;
+	}
+	rc = 0;
+done:
+	EVP_MAC_CTX_free(ctx);
+	EVP_MAC_free(hmac);
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return rc;
+}

@@ -1,0 +1,313 @@
+/* meetergo-webhookctl: migrate, check, drain, replay, ingest. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "db.h"
+#include "handler.h"
+#include "log.h"
+#include "schema.h"
+#include "settings.h"
+
+#ifndef PKGDATADIR
+#define PKGDATADIR "/usr/local/share/meetergo-webhook"
+#endif
+
+struct ctl {
+	struct settings	 settings;
+	struct db	*db;
+	const char	*sqldir;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: meetergo-webhookctl [--sql-dir DIR] COMMAND [ARG...]\n"
+	    "\n"
+	    "commands:\n"
+	    "  migrate        create or upgrade the schema (safe to repeat)\n"
+	    "  check          settings, database, schema version and spool\n"
+	    "  drain          load spooled events into the database\n"
+	    "  replay         rebuild the booking tables from the event log\n"
+	    "  ingest FILE... store payload files as if they were delivered\n"
+	    "\n"
+	    "options:\n"
+	    "  --sql-dir DIR  migrations directory (default %s,\n"
+	    "                 or MEETERGO_WEBHOOK_SQL_DIR)\n"
+	    "  --help         show this help\n"
+	    "  --version      show the version\n"
+	    "\n"
+	    "Settings come from MEETERGO_WEBHOOK_* environment variables;\n"
+	    "see meetergo-webhookctl(8).\n", PKGDATADIR);
+}
+
+static int
+cmd_migrate(struct ctl *c, int argc, char **argv)
+{
+	struct error	 err;
+	PGconn		*conn;
+	int		 from = 0, to = 0;
+
+	error_init(&err);
+	if (argc != 0) {
+		log_err("migrate takes no arguments");
+		return 2;
+	}
+	if ((conn = db_conn(c->db, &err)) == NULL ||
+	    schema_migrate(conn, c->sqldir, &from, &to, &err) == -1) {
+		log_err("migrate: %s", err.text);
+		return 1;
+	}
+	if (from == to)
+		printf("schema is at version %d, nothing to do\n", to);
+	else
+		printf("schema migrated from version %d to %d\n", from, to);
+	return 0;
+}
+
+static int
+cmd_check(struct ctl *c, int argc, char **argv)
+{
+	struct error	 err;
+	struct stat	 st;
+	PGconn		*conn;
+	int		 version = 0, bad = 0;
+
+	if (argc != 0) {
+		log_err("check takes no arguments");
+		return 2;
+	}
+	if (c->settings.auth == AUTH_TOKEN && c->settings.ntokens == 0) {
+		printf("settings: MEETERGO_WEBHOOK_TOKEN is not set: every "
+		    "POST would be refused\n");
+		bad = 1;
+	} else
+		printf("settings: ok (auth %s, %zu token%s, max body %ld "
+		    "bytes, database timeout %ld ms%s)\n",
+		    c->settings.auth == AUTH_NONE ? "none" : "token",
+		    c->settings.ntokens, c->settings.ntokens == 1 ? "" : "s",
+		    c->settings.max_body, c->settings.db_timeout_ms,
+		    c->settings.signing_secrets != NULL ?
+		    ", signatures required" : "");
+
+	error_init(&err);
+	if ((conn = db_conn(c->db, &err)) == NULL) {
+		printf("database: %s\n", err.text);
+		bad = 1;
+	} else {
+		printf("database: reachable (server %d, database \"%s\")\n",
+		    PQserverVersion(conn), PQdb(conn));
+		if (schema_version(conn, &version, &err) == -1) {
+			printf("schema: %s\n", err.text);
+			bad = 1;
+		} else if (version != DB_SCHEMA_VERSION) {
+			printf("schema: version %d, want %d (run "
+			    "meetergo-webhookctl migrate)\n", version,
+			    DB_SCHEMA_VERSION);
+			bad = 1;
+		} else
+			printf("schema: version %d\n", version);
+	}
+
+	if (c->settings.spool_dir == NULL)
+		printf("spool: not configured (503 while the database is "
+		    "away)\n");
+	else if (stat(c->settings.spool_dir, &st) == -1 ||
+	    !S_ISDIR(st.st_mode) || access(c->settings.spool_dir,
+	    W_OK | X_OK) == -1) {
+		printf("spool: \"%s\" is not a writable directory\n",
+		    c->settings.spool_dir);
+		bad = 1;
+	} else
+		printf("spool: \"%s\" is writable\n", c->settings.spool_dir);
+	return bad;
+}
+
+static int
+cmd_drain(struct ctl *c, int argc, char **argv)
+{
+	if (c->settings.spool_dir == NULL) {
+		log_err("drain: MEETERGO_WEBHOOK_SPOOL_DIR is not set");
+		return 1;
+	}
+	log_err("drain: this build keeps no spool");
+	return 1;
+}
+
+static int
+cmd_replay(struct ctl *c, int argc, char **argv)
+{
+	struct error	err;
+	long		applied, total;
+
+	if (argc != 0) {
+		log_err("replay takes no arguments");
+		return 2;
+	}
+	error_init(&err);
+	if (db_replay(c->db, c->settings.keep_secret, &applied, &total,
+	    &err) == -1) {
+		log_err("replay: %s", err.text);
+		return 1;
+	}
+	printf("replayed %ld events, %ld applied\n", total, applied);
+	return 0;
+}
+
+static int
+read_path(const char *path, struct buf *b, struct error *err)
+{
+	FILE	*f;
+	char	 chunk[8192];
+	size_t	 n;
+	int	 rc = -1;
+
+	buf_reset(b);
+	if ((f = fopen(path, "r")) == NULL) {
+		error_set(err, 500, "", "%s", strerror(errno));
+		return -1;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_append(b, chunk, n) == -1) {
+			error_set(err, 413, "", "over the limit of %zu bytes",
+			    b->max);
+			goto done;
+		}
+	if (ferror(f)) {
+		error_set(err, 500, "", "read error");
+		goto done;
+	}
+	if (memchr(b->data != NULL ? b->data : "", '\0', b->len) != NULL) {
+		error_set(err, 400, "", "contains a NUL byte");
+		goto done;
+	}
+	rc = 0;
+done:
+	fclose(f);
+	return rc;
+}
+
+static int
+cmd_ingest(struct ctl *c, int argc, char **argv)
+{
+	static const char *words[] = {
+		[OUTCOME_APPLIED] = "stored",
+		[OUTCOME_DUPLICATE] = "duplicate",
+		[OUTCOME_STALE] = "stale",
+		[OUTCOME_IGNORED] = "ignored",
+		[OUTCOME_REJECTED] = "rejected",
+	};
+	struct handler	h;
+	struct error	err;
+	enum outcome	outcome;
+	int		i, bad = 0;
+
+	if (argc == 0) {
+		log_err("ingest: name at least one FILE");
+		return 2;
+	}
+	handler_init(&h, &c->settings, NULL, c->db);
+	for (i = 0; i < argc; i++) {
+		error_init(&err);
+		if (read_path(argv[i], &h.body, &err) == -1 ||
+		    handler_event(&h, h.body.data != NULL ? h.body.data : "",
+		    h.body.len, &outcome, &err) == -1) {
+			printf("%s: failed (%d): %s\n", argv[i], err.status,
+			    err.text);
+			bad = 1;
+			continue;
+		}
+		if (outcome == OUTCOME_REJECTED) {
+			printf("%s: rejected: %s\n", argv[i], err.text);
+			bad = 1;
+		} else
+			printf("%s: %s\n", argv[i], words[outcome]);
+	}
+	handler_release(&h);
+	return bad;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "sql-dir",	required_argument,	NULL, 's' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	static const struct {
+		const char	*name;
+		int		 (*fn)(struct ctl *, int, char **);
+		int		 needs_db;
+	} cmds[] = {
+		{ "migrate",	cmd_migrate,	1 },
+		{ "check",	cmd_check,	1 },
+		{ "drain",	cmd_drain,	1 },
+		{ "replay",	cmd_replay,	1 },
+		{ "ingest",	cmd_ingest,	1 },
+	};
+	struct ctl	 c;
+	struct error	 err;
+	size_t		 i;
+	int		 ch, rc;
+
+	log_init(argc > 0 ? argv[0] : NULL);
+	memset(&c, 0, sizeof(c));
+	settings_init(&c.settings);
+	c.sqldir = getenv("MEETERGO_WEBHOOK_SQL_DIR");
+	if (c.sqldir == NULL || *c.sqldir == '\0')
+		c.sqldir = PKGDATADIR;
+
+	/* "+": stop at the command, so its arguments are its own. */
+	while ((ch = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			c.sqldir = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("meetergo-webhookctl %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		log_err("no command (try --help)");
+		return 2;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[optind], cmds[i].name) == 0)
+			break;
+	if (i == sizeof(cmds) / sizeof(cmds[0])) {
+		log_err("unknown command \"%s\" (try --help)", argv[optind]);
+		return 2;
+	}
+
+	error_init(&err);
+	if (settings_load(&c.settings, &err) == -1) {
+		log_err("%s", err.text);
+		return 1;
+	}
+	if ((c.db = db_new(&c.settings)) == NULL) {
+		log_err("out of memory");
+		settings_release(&c.settings);
+		return 1;
+	}
+	rc = cmds[i].fn(&c, argc - optind - 1, argv + optind + 1);
+	db_free(c.db);
+	settings_release(&c.settings);
+	return rc;
+}

@@ -1,0 +1,41 @@
+/* Request I/O with three back ends: FastCGI, plain CGI and memory. */
+#ifndef MW_IO_H
+#define MW_IO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <fcgiapp.h>
+
+#include "buf.h"
+
+/*
+ * The request code reads parameters and the body and writes the answer
+ * through this, and so runs the same under FastCGI, as a CGI program and
+ * in tests.  An io borrows everything it is given.
+ */
+struct io {
+	/* Bytes read, 0 at end of body, -1 on error. */
+	ssize_t		 (*read)(struct io *, void *, size_t);
+	/* 0, or -1 when the peer went away. */
+	int		 (*write)(struct io *, const void *, size_t);
+	/* A CGI parameter, or NULL when absent. */
+	const char	*(*param)(struct io *, const char *);
+
+	FCGX_Request	*fcgx;		/* FastCGI back end */
+	/* memory back end */
+	const char	*const *envp;	/* "NAME=value", NULL-terminated */
+	const char	*in;
+	size_t		 inlen;
+	size_t		 inpos;
+	struct buf	*out;
+};
+
+void	io_init_fcgx(struct io *, FCGX_Request *);
+/* Parameters from getenv, body from fd 0, answer to fd 1. */
+void	io_init_cgi(struct io *);
+/* For tests and fuzzers: the answer is appended to out. */
+void	io_init_mem(struct io *, const char *const *envp, const char *in,
+	    size_t inlen, struct buf *out);
+
+#endif

@@ -1,0 +1,35 @@
+/* Method, content type, and a body bounded by CONTENT_LENGTH and a limit. */
+#ifndef MW_REQUEST_H
+#define MW_REQUEST_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "error.h"
+#include "io.h"
+
+enum method {
+	METHOD_GET,
+	METHOD_HEAD,
+	METHOD_POST,
+	METHOD_OTHER
+};
+
+enum method	request_method(const char *request_method);
+
+/*
+ * 0 when ct is application/json, in any case, with no charset parameter
+ * or charset=utf-8; else -1 with err set to 415.
+ */
+int	request_check_content_type(const char *ct, struct error *err);
+
+/*
+ * Read the body announced by CONTENT_LENGTH into body, whose max is the
+ * limit.  Refuses, with err set: no or empty CONTENT_LENGTH (411), one that
+ * is not plain digits (400), one over the limit (413, before reading any
+ * of the body), more bytes than the limit (413, reading no further), a
+ * byte count that differs from CONTENT_LENGTH (400), a NUL byte (400).
+ */
+int	request_read_body(struct io *, struct buf *body, struct error *err);
+
+#endif

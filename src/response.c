@@ -1,0 +1,129 @@
+/* One table from outcome to HTTP status and body, and the writing of it. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "response.h"
+
+#define RETRY_AFTER_SECONDS	"30"
+
+static const struct {
+	enum outcome	 outcome;
+	int		 status;
+	const char	*word;
+} outcomes[] = {
+	{ OUTCOME_APPLIED,	200,	"stored" },
+	{ OUTCOME_DUPLICATE,	200,	"duplicate" },
+	{ OUTCOME_STALE,	200,	"stale" },
+	{ OUTCOME_IGNORED,	200,	"ignored" },
+	{ OUTCOME_REJECTED,	422,	"rejected" },
+};
+
+static const struct {
+	int		 status;
+	const char	*reason;
+} reasons[] = {
+	{ 200, "OK" },
+	{ 400, "Bad Request" },
+	{ 401, "Unauthorized" },
+	{ 405, "Method Not Allowed" },
+	{ 411, "Length Required" },
+	{ 413, "Content Too Large" },
+	{ 415, "Unsupported Media Type" },
+	{ 422, "Unprocessable Content" },
+	{ 500, "Internal Server Error" },
+	{ 503, "Service Unavailable" },
+};
+
+int
+response_status(enum outcome o)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
+		if (outcomes[i].outcome == o)
+			return outcomes[i].status;
+	return 500;
+}
+
+const char *
+response_word(enum outcome o)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
+		if (outcomes[i].outcome == o)
+			return outcomes[i].word;
+	return "unknown";
+}
+
+static const char *
+reason(int status)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (reasons[i].status == status)
+			return reasons[i].reason;
+	return "Error";
+}
+
+int
+response_send(struct io *io, int status, const char *key, const char *value,
+    int head_only)
+{
+	struct buf	 out;
+	json_t		*obj;
+	char		*body = NULL;
+	int		 rc = -1;
+
+	/* Never 410: senders read it as "delete this subscription". */
+	if (status == 410 || status < 200 || status > 599)
+		status = 500;
+	buf_init(&out, 64 * 1024);
+	if ((obj = json_pack("{s:s}", key, value)) == NULL ||
+	    (body = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII)) == NULL)
+		goto done;
+	if (buf_appendf(&out, "Status: %d %s\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\n",
+	    status, reason(status), strlen(body) + 1) == -1)
+		goto done;
+	if (status == 405 &&
+	    buf_appendf(&out, "Allow: GET, HEAD, POST\r\n") == -1)
+		goto done;
+	if (status == 503 && buf_appendf(&out, "Retry-After: "
+	    RETRY_AFTER_SECONDS "\r\n") == -1)
+		goto done;
+	if (buf_appendf(&out, "\r\n") == -1)
+		goto done;
+	if (!head_only && buf_appendf(&out, "%s\n", body) == -1)
+		goto done;
+	rc = io->write(io, out.data, out.len);
+done:
+	free(body);
+	json_decref(obj);
+	buf_release(&out);
+	return rc;
+}
+
+int
+response_outcome(struct io *io, enum outcome o, int head_only)
+{
+	return response_send(io, response_status(o), "status",
+	    response_word(o), head_only);
+}
+
+int
+response_error(struct io *io, const struct error *err, int head_only)
+{
+	return response_send(io, err->status != 0 ? err->status : 500,
+	    "error", err->text[0] != '\0' ? err->text : "internal error",
+	    head_only);
+}

@@ -1,0 +1,158 @@
+/* Settings from the environment, with defaults and bounds. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "settings.h"
+#include "util.h"
+
+void
+settings_init(struct settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->auth = AUTH_TOKEN;
+	s->max_body = SETTINGS_DEFAULT_MAX_BODY;
+	s->db_timeout_ms = SETTINGS_DEFAULT_TIMEOUT_MS;
+}
+
+void
+settings_release(struct settings *s)
+{
+	size_t i;
+
+	free(s->dsn);
+	for (i = 0; i < s->ntokens; i++) {
+		/* Do not leave the secret lying in freed heap memory. */
+		explicit_bzero(s->tokens[i], strlen(s->tokens[i]));
+		free(s->tokens[i]);
+	}
+	if (s->signing_secrets != NULL) {
+		explicit_bzero(s->signing_secrets, strlen(s->signing_secrets));
+		free(s->signing_secrets);
+	}
+	free(s->spool_dir);
+	settings_init(s);
+}
+
+static const char *
+env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
+static int
+env_long(const char *name, long min, long max, long *out, struct error *err)
+{
+	const char	*v = env(name), *errstr;
+	long		 n;
+
+	if (v == NULL)
+		return 0;
+	if (parse_long(v, min, max, &n, &errstr) == -1) {
+		error_set(err, 500, "", "%s is %s (want %ld to %ld)",
+		    name, errstr, min, max);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+/* Split a comma-separated list, ignoring blanks around entries. */
+static int
+parse_tokens(struct settings *s, const char *list, struct error *err)
+{
+	const char *p = list;
+
+	while (*p != '\0') {
+		const char	*start, *end;
+		size_t		 n;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		start = p;
+		while (*p != '\0' && *p != ',')
+			p++;
+		end = p;
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (end == start)
+			continue;
+		n = (size_t)(end - start);
+		if (s->ntokens == SETTINGS_MAX_TOKENS) {
+			error_set(err, 500, "", "MEETERGO_WEBHOOK_TOKEN lists "
+			    "more than %d tokens", SETTINGS_MAX_TOKENS);
+			return -1;
+		}
+		if ((s->tokens[s->ntokens] = strndup(start, n)) == NULL) {
+			error_set(err, 500, "", "out of memory");
+			return -1;
+		}
+		s->ntokens++;
+	}
+	return 0;
+}
+
+static int
+dup_env(const char *name, char **out, struct error *err)
+{
+	const char *v = env(name);
+
+	if (v == NULL)
+		return 0;
+	if ((*out = strdup(v)) == NULL) {
+		error_set(err, 500, "", "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+settings_load(struct settings *s, struct error *err)
+{
+	const char	*v;
+	long		 keep = 0;
+
+	settings_release(s);
+	if (dup_env("MEETERGO_WEBHOOK_DSN", &s->dsn, err) == -1)
+		goto fail;
+	if (s->dsn == NULL && (s->dsn = strdup("")) == NULL) {
+		error_set(err, 500, "", "out of memory");
+		goto fail;
+	}
+
+	if ((v = env("MEETERGO_WEBHOOK_AUTH")) != NULL) {
+		if (strcmp(v, "token") == 0)
+			s->auth = AUTH_TOKEN;
+		else if (strcmp(v, "none") == 0)
+			s->auth = AUTH_NONE;
+		else {
+			error_set(err, 500, "", "MEETERGO_WEBHOOK_AUTH is "
+			    "\"%.40s\" (want token or none)", v);
+			goto fail;
+		}
+	}
+	if ((v = env("MEETERGO_WEBHOOK_TOKEN")) != NULL &&
+	    parse_tokens(s, v, err) == -1)
+		goto fail;
+	if (dup_env("MEETERGO_WEBHOOK_SIGNING_SECRET", &s->signing_secrets,
+	    err) == -1)
+		goto fail;
+	if (env_long("MEETERGO_WEBHOOK_MAX_BODY", 1024, 64L * 1024 * 1024,
+	    &s->max_body, err) == -1)
+		goto fail;
+	if (dup_env("MEETERGO_WEBHOOK_SPOOL_DIR", &s->spool_dir, err) == -1)
+		goto fail;
+	if (env_long("MEETERGO_WEBHOOK_DB_TIMEOUT_MS", 100, 600000,
+	    &s->db_timeout_ms, err) == -1)
+		goto fail;
+	if (env_long("MEETERGO_WEBHOOK_KEEP_SECRET", 0, 1, &keep, err) == -1)
+		goto fail;
+	s->keep_secret = keep == 1;
+	return 0;
+fail:
+	settings_release(s);
+	return -1;
+}

@@ -1,0 +1,40 @@
+/* Settings from the environment, with defaults and bounds. */
+#ifndef MW_SETTINGS_H
+#define MW_SETTINGS_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+#define SETTINGS_MAX_TOKENS		16
+#define SETTINGS_DEFAULT_MAX_BODY	262144L
+#define SETTINGS_DEFAULT_TIMEOUT_MS	5000L
+
+enum auth_mode {
+	AUTH_TOKEN,
+	AUTH_NONE
+};
+
+/*
+ * Every string is owned by the settings and freed by settings_release.
+ * A setting that is unset or empty takes its default; a setting that is
+ * present but malformed makes settings_load fail with a message naming it.
+ */
+struct settings {
+	char		*dsn;		/* "" means libpq's PG* defaults */
+	enum auth_mode	 auth;
+	char		*tokens[SETTINGS_MAX_TOKENS];
+	size_t		 ntokens;
+	char		*signing_secrets;	/* NULL when unset */
+	long		 max_body;
+	char		*spool_dir;	/* NULL when unset */
+	long		 db_timeout_ms;
+	int		 keep_secret;
+};
+
+void	settings_init(struct settings *);
+/* Read the process environment.  0, or -1 with err set (status 500). */
+int	settings_load(struct settings *, struct error *err);
+void	settings_release(struct settings *);
+
+#endif

@@ -1,0 +1,106 @@
+/* Bounded number parsing and other small string helpers. */
+#include "config.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include "util.h"
+
+int
+parse_long(const char *str, long min, long max, long *out,
+    const char **errstr)
+{
+	const char	*p = str;
+	int		 neg = 0;
+	unsigned long	 v = 0, limit;
+
+	if (p == NULL || *p == '\0')
+		goto invalid;
+	if (*p == '-' && min < 0) {
+		neg = 1;
+		p++;
+	}
+	if (*p == '\0')
+		goto invalid;
+	limit = neg ? (unsigned long)LONG_MAX + 1 : (unsigned long)LONG_MAX;
+	for (; *p != '\0'; p++) {
+		unsigned d;
+
+		if (*p < '0' || *p > '9')
+			goto invalid;
+		d = (unsigned)(*p - '0');
+		if (v > (limit - d) / 10) {
+			*errstr = neg ? "too small" : "too large";
+			return -1;
+		}
+		v = v * 10 + d;
+	}
+	if (neg) {
+		long n = v == (unsigned long)LONG_MAX + 1 ?
+		    LONG_MIN : -(long)v;
+		if (n < min) {
+			*errstr = "too small";
+			return -1;
+		}
+		*out = n;
+	} else {
+		if ((long)v > max) {
+			*errstr = "too large";
+			return -1;
+		}
+		if ((long)v < min) {
+			*errstr = "too small";
+			return -1;
+		}
+		*out = (long)v;
+	}
+	*errstr = NULL;
+	return 0;
+invalid:
+	*errstr = "invalid";
+	return -1;
+}
+
+static int
+lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+int
+ascii_casecmp_n(const char *a, const char *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int ca = lower((unsigned char)a[i]);
+		int cb = lower((unsigned char)b[i]);
+
+		if (ca != cb)
+			return ca - cb;
+		if (ca == '\0')
+			break;
+	}
+	return 0;
+}
+
+void
+log_safe(char *dst, size_t dstsize, const char *src)
+{
+	size_t i, n;
+
+	if (dstsize == 0)
+		return;
+	if (src == NULL)
+		src = "-";
+	n = strlen(src);
+	for (i = 0; i < n && i < dstsize - 1; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		dst[i] = (c < 0x20 || c == 0x7f || c == '"' || c == '\\') ?
+		    '?' : (char)c;
+	}
+	dst[i] = '\0';
+	if (n > dstsize - 1 && dstsize > 4)
+		memcpy(dst + dstsize - 4, "...", 4);
+}

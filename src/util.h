@@ -1,0 +1,26 @@
+/* Bounded number parsing and other small string helpers. */
+#ifndef MW_UTIL_H
+#define MW_UTIL_H
+
+#include <stddef.h>
+
+/*
+ * Parse all of str as a decimal integer in [min, max].  Only digits, with
+ * an optional leading '-' when min < 0: no blanks, no '+', no base prefix.
+ * Returns 0 and sets *out, or -1 and sets *errstr to "invalid", "too small"
+ * or "too large".
+ */
+int	parse_long(const char *str, long min, long max, long *out,
+	    const char **errstr);
+
+/* Case-insensitive ASCII comparison of the first n bytes. */
+int	ascii_casecmp_n(const char *, const char *, size_t);
+
+/*
+ * Copy src into dst for a log line: at most dstsize - 1 bytes, control
+ * characters, quotes and backslashes replaced by '?', cut with "..." when
+ * long.  A NULL src gives "-".
+ */
+void	log_safe(char *dst, size_t dstsize, const char *src);
+
+#endif
