@@ -1,6 +1,7 @@
 /* PostgreSQL through libpq: connect, store an event, classify failures. */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "util.h"
 
 struct db {
 	const struct settings	*settings;
@@ -329,7 +331,7 @@ db_store(struct db *db, const char *event_key, const struct event *ev,
 	static const char sql[] =
 	    "SELECT outcome, deliveries FROM meetergo.store_event("
 	    "$1, $2, $3, $4, $5, $6::jsonb, $7::jsonb)";
-	const char	*params[7];
+	const char	*params[7], *errstr;
 	char		*payload = NULL, *row = NULL;
 	PGresult	*res = NULL;
 	PGconn		*conn;
@@ -384,7 +386,11 @@ db_store(struct db *db, const char *event_key, const struct event *ev,
 		    "something unexpected");
 		goto done;
 	}
-	*deliveries = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+	if (parse_long(PQgetvalue(res, 0, 1), 1, LONG_MAX, deliveries,
+	    &errstr) == -1) {
+		error_set(err, 500, "", "delivery count is %s", errstr);
+		goto done;
+	}
 	rc = 0;
 done:
 	PQclear(res);
@@ -401,6 +407,8 @@ db_ping(struct db *db, struct error *err)
 	PGresult	*res = NULL;
 	PGconn		*conn;
 	enum failure	 f;
+	const char	*errstr;
+	long		 version;
 	int		 attempt, rc = -1;
 
 	for (attempt = 0; attempt < 2; attempt++) {
@@ -421,8 +429,8 @@ db_ping(struct db *db, struct error *err)
 			db_disconnect(db);
 		goto done;
 	}
-	if (PQgetisnull(res, 0, 0) ||
-	    atoi(PQgetvalue(res, 0, 0)) != DB_SCHEMA_VERSION) {
+	if (PQgetisnull(res, 0, 0) || parse_long(PQgetvalue(res, 0, 0), 0,
+	    INT_MAX, &version, &errstr) == -1 || version != DB_SCHEMA_VERSION) {
 		error_set(err, 503, "", "database schema is at version %s, "
 		    "this program wants %d (run meetergo-webhookctl migrate)",
 		    PQgetisnull(res, 0, 0) ? "none" : PQgetvalue(res, 0, 0),

@@ -7,10 +7,12 @@
  * the ones that fail after it, so the answer and the log line name the
  * cause rather than a consequence.  text never holds a secret.
  */
+#define ERROR_TEXT_MAX	240
+
 struct error {
 	int	status;		/* HTTP status; 0 while nothing failed */
 	char	path[96];	/* JSON path of the offending value, or "" */
-	char	text[240];	/* lower case, what failed first */
+	char	text[ERROR_TEXT_MAX];	/* lower case, what failed first */
 };
 
 void	error_init(struct error *);

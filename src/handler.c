@@ -34,7 +34,7 @@ static void
 log_event(const char *type, const char *id, const char *key,
     const char *outcome, int status, const struct error *err)
 {
-	char stype[72], sid[80], serr[sizeof(err->text)];
+	char stype[72], sid[80], serr[ERROR_TEXT_MAX];
 
 	log_safe(stype, sizeof(stype), type);
 	log_safe(sid, sizeof(sid), id);

@@ -97,8 +97,12 @@ log_safe(char *dst, size_t dstsize, const char *src)
 	for (i = 0; i < n && i < dstsize - 1; i++) {
 		unsigned char c = (unsigned char)src[i];
 
-		dst[i] = (c < 0x20 || c == 0x7f || c == '"' || c == '\\') ?
-		    '?' : (char)c;
+		if (c == '"')
+			dst[i] = '\'';
+		else if (c < 0x20 || c == 0x7f || c == '\\')
+			dst[i] = '?';
+		else
+			dst[i] = (char)c;
 	}
 	dst[i] = '\0';
 	if (n > dstsize - 1 && dstsize > 4)

@@ -18,8 +18,8 @@ int	ascii_casecmp_n(const char *, const char *, size_t);
 
 /*
  * Copy src into dst for a log line: at most dstsize - 1 bytes, control
- * characters, quotes and backslashes replaced by '?', cut with "..." when
- * long.  A NULL src gives "-".
+ * characters and backslashes replaced by '?', double quotes by single
+ * ones, cut with "..." when long.  A NULL src gives "-".
  */
 void	log_safe(char *dst, size_t dstsize, const char *src);
 
