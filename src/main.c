@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -130,6 +131,30 @@ done:
 	return rc;
 }
 
+/*
+ * systemd socket activation without StandardInput=socket: the socket is
+ * fd 3 when LISTEN_PID names us.  -1 when not activated that way.
+ */
+static int
+systemd_listener(void)
+{
+	const char	*pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	const char	*errstr;
+	long		 p, n;
+
+	if (pid == NULL || fds == NULL ||
+	    parse_long(pid, 1, LONG_MAX, &p, &errstr) == -1 || p != getpid())
+		return -1;
+	if (parse_long(fds, 1, 1, &n, &errstr) == -1) {
+		log_err("LISTEN_FDS \"%s\": want exactly one socket", fds);
+		return -1;
+	}
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return 3;
+}
+
 static int
 open_listener(const char *addr, int backlog)
 {
@@ -222,7 +247,7 @@ main(int argc, char *argv[])
 			return 1;
 	} else if (!FCGX_IsCGI()) {
 		fd = 0;		/* spawn-fcgi, systemd, mod_fcgid */
-	} else {
+	} else if ((fd = systemd_listener()) == -1) {
 		log_err("not started as CGI (GATEWAY_INTERFACE unset) nor "
 		    "FastCGI (stdin is not a listening socket); use --listen");
 		return 2;
