@@ -15,6 +15,7 @@
 #include "log.h"
 #include "schema.h"
 #include "settings.h"
+#include "spool.h"
 
 #ifndef PKGDATADIR
 #define PKGDATADIR "/usr/local/share/meetergo-webhook"
@@ -126,20 +127,42 @@ cmd_check(struct ctl *c, int argc, char **argv)
 		printf("spool: \"%s\" is not a writable directory\n",
 		    c->settings.spool_dir);
 		bad = 1;
-	} else
-		printf("spool: \"%s\" is writable\n", c->settings.spool_dir);
+	} else {
+		struct spool	sp;
+		long		files, bytes;
+
+		spool_init(&sp, c->settings.spool_dir,
+		    c->settings.spool_max_files, c->settings.spool_max_bytes);
+		files = spool_count(&sp, &bytes);
+		printf("spool: \"%s\" is writable, %ld file%s (%ld bytes) "
+		    "waiting\n", c->settings.spool_dir, files,
+		    files == 1 ? "" : "s", bytes);
+	}
 	return bad;
 }
 
 static int
 cmd_drain(struct ctl *c, int argc, char **argv)
 {
-	if (c->settings.spool_dir == NULL) {
-		log_err("drain: MEETERGO_WEBHOOK_SPOOL_DIR is not set");
+	struct handler	h;
+	struct error	err;
+	long		done = 0;
+	int		rc;
+
+	if (argc != 0) {
+		log_err("drain takes no arguments");
+		return 2;
+	}
+	error_init(&err);
+	handler_init(&h, &c->settings, NULL, c->db);
+	rc = handler_drain(&h, &done, &err);
+	handler_release(&h);
+	printf("drained %ld file%s\n", done, done == 1 ? "" : "s");
+	if (rc == -1) {
+		log_err("drain: %s", err.text);
 		return 1;
 	}
-	log_err("drain: this build keeps no spool");
-	return 1;
+	return 0;
 }
 
 static int
@@ -204,6 +227,7 @@ cmd_ingest(struct ctl *c, int argc, char **argv)
 		[OUTCOME_STALE] = "stale",
 		[OUTCOME_IGNORED] = "ignored",
 		[OUTCOME_REJECTED] = "rejected",
+		[OUTCOME_SPOOLED] = "spooled",
 	};
 	struct handler	h;
 	struct error	err;

@@ -3,6 +3,7 @@
 
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "digest.h"
@@ -13,6 +14,10 @@
 #include "response.h"
 #include "util.h"
 
+/* Between two requests, a drain takes at most this long or this many. */
+#define HANDLER_DRAIN_MS	200
+#define HANDLER_DRAIN_BATCH	100
+
 void
 handler_init(struct handler *h, const struct settings *s,
     const struct error *startup_error, struct db *db)
@@ -21,6 +26,12 @@ handler_init(struct handler *h, const struct settings *s,
 	h->startup_error = startup_error;
 	h->db = db;
 	buf_init(&h->body, (size_t)s->max_body);
+	h->has_spool = s->spool_dir != NULL;
+	if (h->has_spool)
+		spool_init(&h->spool, s->spool_dir, s->spool_max_files,
+		    s->spool_max_bytes);
+	h->db_up = 0;
+	h->spool_checked_ms = 0;
 }
 
 void
@@ -48,56 +59,139 @@ log_event(const char *type, const char *id, const char *key,
 		    stype, sid, key != NULL ? key : "-", outcome, status);
 }
 
-int
-handler_event(struct handler *h, const char *body, size_t len,
+/*
+ * The way in for every body: decode, store, and if the database is away
+ * and may_spool, keep the raw body in the spool instead.
+ */
+static int
+store_body(struct handler *h, const char *body, size_t len, int may_spool,
     enum outcome *outcome, struct error *err)
 {
 	struct event	 ev;
 	struct error	 serr;
 	char		 key[DIGEST_HEX_LEN];
+	const char	*reason = NULL;
 	long		 deliveries = 0;
 	int		 rc = -1;
 
 	event_init(&ev);
+	error_init(&serr);
 	if (digest_sha256_hex(body, len, key) == -1) {
 		error_set(err, 500, "", "SHA-256 failed");
 		log_event("-", NULL, NULL, "failed", 500, err);
 		goto done;
 	}
 	if (payload_decode(body, len, h->settings->keep_secret, &ev,
-	    err) == 0) {
-		if (db_store(h->db, key, &ev, NULL, outcome, &deliveries,
-		    err) == -1) {
-			log_event(ev.type_name, ev.id, key, "failed",
-			    err->status, err);
+	    err) == -1) {
+		if (err->status != 422 || ev.root == NULL) {
+			log_event(ev.type_name != NULL ? ev.type_name : "-",
+			    ev.id, key, "refused", err->status, err);
 			goto done;
 		}
+		/* A malformed known event is kept, as rejected. */
+		reason = err->text;
+	}
+
+	if (db_store(h->db, key, &ev, reason, outcome, &deliveries,
+	    &serr) == 0) {
+		h->db_up = 1;
+		if (reason != NULL)
+			*outcome = OUTCOME_REJECTED;
 		log_event(ev.type_name, ev.id, key, response_word(*outcome),
-		    response_status(*outcome), NULL);
+		    reason != NULL ? err->status : response_status(*outcome),
+		    reason != NULL ? err : NULL);
 		rc = 0;
 		goto done;
 	}
-	if (err->status != 422 || ev.root == NULL) {
-		log_event(ev.type_name != NULL ? ev.type_name : "-", ev.id,
-		    key, "refused", err->status, err);
-		goto done;
-	}
+	if (serr.status == 503)
+		h->db_up = 0;
+	if (serr.status == 503 && may_spool && h->has_spool) {
+		struct error perr;
 
-	/* A malformed known event is kept, as rejected, with the reason. */
-	error_init(&serr);
-	if (db_store(h->db, key, &ev, err->text, outcome, &deliveries,
-	    &serr) == -1) {
-		log_event(ev.type_name, ev.id, key, "rejected-unstored",
-		    err->status, &serr);
-		goto done;
+		error_init(&perr);
+		if (spool_put(&h->spool, key, body, len, &perr) == 0) {
+			log_event(ev.type_name, ev.id, key, "spooled", 200,
+			    &serr);
+			*outcome = reason != NULL ? OUTCOME_REJECTED :
+			    OUTCOME_SPOOLED;
+			rc = 0;
+			goto done;
+		}
+		log_event(ev.type_name, ev.id, key, "failed", 503, &perr);
+	} else
+		log_event(ev.type_name, ev.id, key, "failed", serr.status,
+		    &serr);
+	if (reason == NULL || serr.status == 503) {
+		/* The event is not kept: the sender must try again. */
+		error_init(err);
+		error_set(err, serr.status, serr.path, "%s", serr.text);
 	}
-	log_event(ev.type_name, ev.id, key, *outcome == OUTCOME_DUPLICATE ?
-	    "duplicate" : "rejected", err->status, err);
-	*outcome = OUTCOME_REJECTED;
-	rc = 0;
 done:
 	event_release(&ev);
 	return rc;
+}
+
+int
+handler_event(struct handler *h, const char *body, size_t len,
+    enum outcome *outcome, struct error *err)
+{
+	return store_body(h, body, len, 1, outcome, err);
+}
+
+/* spool_drain's callback: a body kept as rejected is done with too. */
+static int
+drain_store(void *arg, const char *body, size_t len, struct error *err)
+{
+	enum outcome outcome;
+
+	return store_body(arg, body, len, 0, &outcome, err);
+}
+
+int
+handler_drain(struct handler *h, long *done, struct error *err)
+{
+	*done = 0;
+	if (!h->has_spool) {
+		error_set(err, 500, "", "MEETERGO_WEBHOOK_SPOOL_DIR is not set");
+		return -1;
+	}
+	return spool_drain(&h->spool, drain_store, h, 0, 0, done, err);
+}
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+handler_idle(struct handler *h)
+{
+	struct error	err;
+	long		done, now;
+
+	if (!h->has_spool || !h->db_up)
+		return;
+	/* A look at the directory at most once a second. */
+	now = now_ms();
+	if (h->spool_checked_ms != 0 && now - h->spool_checked_ms < 1000)
+		return;
+	h->spool_checked_ms = now;
+	if (spool_count(&h->spool, NULL) <= 0)
+		return;
+	error_init(&err);
+	if (spool_drain(&h->spool, drain_store, h, HANDLER_DRAIN_BATCH,
+	    HANDLER_DRAIN_MS, &done, &err) == -1)
+		log_warn("spool: drain stopped: %s", err.text);
+	if (done > 0) {
+		log_info("spool: drained %ld file%s", done,
+		    done == 1 ? "" : "s");
+		/* More may wait: look again after the next request. */
+		h->spool_checked_ms = 0;
+	}
 }
 
 static void
@@ -112,6 +206,11 @@ serve_health(struct handler *h, struct io *io, int head)
 	}
 	/* The cause goes to the log, not to whoever asked. */
 	log_warn("health: %s", err.text);
+	if (h->has_spool && access(h->settings->spool_dir, W_OK | X_OK) == 0 &&
+	    spool_count(&h->spool, NULL) < h->settings->spool_max_files) {
+		response_send(io, 200, "status", "ok", head);
+		return;
+	}
 	response_send(io, 503, "status", "unavailable", head);
 }
 

@@ -10,16 +10,22 @@
 #include "io.h"
 #include "outcome.h"
 #include "settings.h"
+#include "spool.h"
 
 /*
  * Per-worker state kept across requests: the settings and database
- * connection (borrowed) and the body buffer (owned, reused).
+ * connection (borrowed), the body buffer (owned, reused), and what is
+ * known of the spool.
  */
 struct handler {
 	const struct settings	*settings;
 	const struct error	*startup_error;	/* borrowed; NULL if none */
 	struct db		*db;
 	struct buf		 body;
+	struct spool		 spool;
+	int			 has_spool;
+	int			 db_up;		/* the last store succeeded */
+	long			 spool_checked_ms;
 };
 
 /* startup_error, when set, makes every answer a 500 naming it. */
@@ -27,11 +33,24 @@ void	handler_init(struct handler *, const struct settings *,
 	    const struct error *startup_error, struct db *);
 void	handler_release(struct handler *);
 
+/*
+ * Between requests: when the database is known to be up and the spool
+ * holds files, store a bounded batch of them, oldest first.
+ */
+void	handler_idle(struct handler *);
+
+/*
+ * Store every spooled file (webhookctl drain).  0 with *done counted, or
+ * -1 with err set (503: the database is away).
+ */
+int	handler_drain(struct handler *, long *done, struct error *err);
+
 /* Serve one request and write its answer; logs one line. */
 void	handler_serve(struct handler *, struct io *);
 
 /*
- * Decode and store one raw body, as a request or "webhookctl ingest" does.
+ * Decode and store one raw body, as a request or "webhookctl ingest" does;
+ * while the database is away the body goes to the spool, if there is one.
  * 0 with *outcome set (OUTCOME_REJECTED with err set to 422 for a
  * malformed known event that was kept), or -1 with err set.
  */

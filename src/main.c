@@ -71,6 +71,10 @@ run_cgi(void)
 	handler_init(&h, &settings, error_isset(&err) ? &err : NULL, db);
 	io_init_cgi(&io);
 	handler_serve(&h, &io);
+	/* The answer is complete once stdout closes; then help the spool. */
+	fclose(stdout);
+	close(STDOUT_FILENO);
+	handler_idle(&h);
 	handler_release(&h);
 	db_free(db);
 	settings_release(&settings);
@@ -121,6 +125,8 @@ run_fastcgi(int fd)
 		io_init_fcgx(&io, &req);
 		handler_serve(&h, &io);
 		FCGX_Finish_r(&req);
+		if (!quit)
+			handler_idle(&h);
 	}
 	FCGX_Free(&req, 1);
 	handler_release(&h);

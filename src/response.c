@@ -21,6 +21,7 @@ static const struct {
 	{ OUTCOME_STALE,	200,	"stale" },
 	{ OUTCOME_IGNORED,	200,	"ignored" },
 	{ OUTCOME_REJECTED,	422,	"rejected" },
+	{ OUTCOME_SPOOLED,	200,	"spooled" },
 };
 
 static const struct {

@@ -14,6 +14,8 @@ settings_init(struct settings *s)
 	s->auth = AUTH_TOKEN;
 	s->max_body = SETTINGS_DEFAULT_MAX_BODY;
 	s->db_timeout_ms = SETTINGS_DEFAULT_TIMEOUT_MS;
+	s->spool_max_files = SETTINGS_DEFAULT_SPOOL_FILES;
+	s->spool_max_bytes = SETTINGS_DEFAULT_SPOOL_BYTES;
 }
 
 void
@@ -144,6 +146,16 @@ settings_load(struct settings *s, struct error *err)
 	    &s->max_body, err) == -1)
 		goto fail;
 	if (dup_env("MEETERGO_WEBHOOK_SPOOL_DIR", &s->spool_dir, err) == -1)
+		goto fail;
+	if (s->spool_dir != NULL && s->spool_dir[0] != '/') {
+		error_set(err, 500, "", "MEETERGO_WEBHOOK_SPOOL_DIR \"%.80s\" "
+		    "is not an absolute path", s->spool_dir);
+		goto fail;
+	}
+	if (env_long("MEETERGO_WEBHOOK_SPOOL_MAX_FILES", 1, 10000000,
+	    &s->spool_max_files, err) == -1 ||
+	    env_long("MEETERGO_WEBHOOK_SPOOL_MAX_BYTES", 65536,
+	    1024L * 1024 * 1024 * 1024, &s->spool_max_bytes, err) == -1)
 		goto fail;
 	if (env_long("MEETERGO_WEBHOOK_DB_TIMEOUT_MS", 100, 600000,
 	    &s->db_timeout_ms, err) == -1)

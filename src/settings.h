@@ -9,6 +9,8 @@
 #define SETTINGS_MAX_TOKENS		16
 #define SETTINGS_DEFAULT_MAX_BODY	262144L
 #define SETTINGS_DEFAULT_TIMEOUT_MS	5000L
+#define SETTINGS_DEFAULT_SPOOL_FILES	10000L
+#define SETTINGS_DEFAULT_SPOOL_BYTES	(256L * 1024 * 1024)
 
 enum auth_mode {
 	AUTH_TOKEN,
@@ -28,6 +30,8 @@ struct settings {
 	char		*signing_secrets;	/* NULL when unset */
 	long		 max_body;
 	char		*spool_dir;	/* NULL when unset */
+	long		 spool_max_files;
+	long		 spool_max_bytes;
 	long		 db_timeout_ms;
 	int		 keep_secret;
 };
