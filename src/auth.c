@@ -22,21 +22,18 @@
  * tells nothing of the configured tokens' lengths or contents.
  */
 static int
-token_matches(const struct settings *s, const char *tok, size_t len)
+token_matches(const struct settings *s, const unsigned char *got)
 {
-	unsigned char	want[DIGEST_SHA256_LEN], got[DIGEST_SHA256_LEN];
+	unsigned char	want[DIGEST_SHA256_LEN];
 	size_t		i;
 	int		match = 0;
 
-	if (digest_sha256(tok, len, got) == -1)
-		return 0;
 	for (i = 0; i < s->ntokens; i++) {
 		if (digest_sha256(s->tokens[i], strlen(s->tokens[i]),
 		    want) == -1)
 			continue;
-		match |= CRYPTO_memcmp(want, got, sizeof(got)) == 0;
+		match |= CRYPTO_memcmp(want, got, sizeof(want)) == 0;
 	}
-	OPENSSL_cleanse(got, sizeof(got));
 	return match;
 }
 
@@ -83,26 +80,43 @@ url_decode(const char *p, const char *end, char *out, size_t outsize,
 }
 
 /*
- * Check one presented token.  *presented counts them; *bad is set on a
- * mismatch.  Work is done even after a mismatch, so timing does not tell
- * which of several presented tokens was wrong.
+ * The tokens a request presents: all must be the same, and configured.
+ * Work goes on after a mismatch, so timing does not tell which of several
+ * presented tokens was wrong.
  */
+struct presented {
+	int		count;
+	int		bad;
+	unsigned char	first[DIGEST_SHA256_LEN];
+};
+
 static void
 check_one(const struct settings *s, const char *tok, size_t len,
-    int *presented, int *bad)
+    struct presented *p)
 {
-	(*presented)++;
-	if (len == 0 || len > TOKEN_MAX || !token_matches(s, tok, len))
-		*bad = 1;
+	unsigned char got[DIGEST_SHA256_LEN];
+
+	if (len == 0 || len > TOKEN_MAX || digest_sha256(tok, len, got) == -1) {
+		p->count++;
+		p->bad = 1;
+		return;
+	}
+	if (p->count++ == 0)
+		memcpy(p->first, got, sizeof(got));
+	else if (CRYPTO_memcmp(p->first, got, sizeof(got)) != 0)
+		p->bad = 1;
+	if (!token_matches(s, got))
+		p->bad = 1;
+	OPENSSL_cleanse(got, sizeof(got));
 }
 
 int
 auth_check_token(const struct settings *s, const char *query,
     const char *authorization, const char *xtoken, struct error *err)
 {
-	char	tok[TOKEN_MAX + 1];
-	size_t	len;
-	int	presented = 0, bad = 0;
+	struct presented	p = { 0, 0, { 0 } };
+	char			tok[TOKEN_MAX + 1];
+	size_t			len;
 
 	if (s->auth == AUTH_NONE)
 		return 0;
@@ -123,35 +137,37 @@ auth_check_token(const struct settings *s, const char *query,
 		    memcmp(query, "token", 5) == 0) {
 			if (url_decode(eq + 1, end, tok, sizeof(tok),
 			    &len) == -1)
-				check_one(s, "", 0, &presented, &bad);
+				check_one(s, "", 0, &p);
 			else
-				check_one(s, tok, len, &presented, &bad);
+				check_one(s, tok, len, &p);
 		}
 		query = *end == '&' ? end + 1 : end;
 	}
 
 	if (authorization != NULL && ascii_casecmp_n(authorization,
 	    "Bearer ", 7) == 0) {
-		const char *p = authorization + 7, *end;
+		const char *b = authorization + 7, *end;
 
-		while (*p == ' ')
-			p++;
-		end = p + strlen(p);
-		while (end > p && end[-1] == ' ')
+		while (*b == ' ')
+			b++;
+		end = b + strlen(b);
+		while (end > b && end[-1] == ' ')
 			end--;
-		check_one(s, p, (size_t)(end - p), &presented, &bad);
+		check_one(s, b, (size_t)(end - b), &p);
 	}
 
 	if (xtoken != NULL)
-		check_one(s, xtoken, strlen(xtoken), &presented, &bad);
+		check_one(s, xtoken, strlen(xtoken), &p);
 
 	explicit_bzero(tok, sizeof(tok));
-	if (presented == 0) {
+	OPENSSL_cleanse(p.first, sizeof(p.first));
+	if (p.count == 0) {
 		error_set(err, 401, "", "no token");
 		return -1;
 	}
-	if (bad) {
-		error_set(err, 401, "", "wrong token");
+	if (p.bad) {
+		error_set(err, 401, "", p.count > 1 ? "wrong or disagreeing "
+		    "tokens" : "wrong token");
 		return -1;
 	}
 	return 0;

@@ -9,9 +9,10 @@
 #include "settings.h"
 
 /*
- * Every token the request presents (query parameter "token", header
- * "Authorization: Bearer", header "X-Webhook-Token"; any may be NULL) must
- * equal one of the configured tokens, and at least one must be presented.
+ * The request must present a token (query parameter "token", header
+ * "Authorization: Bearer", header "X-Webhook-Token"; any may be NULL)
+ * that equals one of the configured tokens; when it presents several
+ * (repeated or in several places), they must all be that same token.
  * 0, or -1 with err set: 401 for a missing or wrong token, 500 when no
  * token is configured and MEETERGO_WEBHOOK_AUTH is not "none".  The token
  * never reaches err or a log.

@@ -336,10 +336,11 @@ map_employee(struct walk *w, struct event *ev)
 static int
 map_form(struct walk *w, struct event *ev)
 {
-	const json_t	*s = ev->subject;
+	const json_t	*s = ev->subject, *v;
 	struct form	*f = &ev->form;
 
-	if (json_object_get(s, "submissionId") != NULL) {
+	v = json_object_get(s, "submissionId");
+	if (v != NULL && !json_is_null(v)) {
 		if (require_id(w, s, "submissionId", &f->submission_id) == -1)
 			return -1;
 	} else if (require_id(w, s, "id", &f->submission_id) == -1)
@@ -397,9 +398,10 @@ payload_decode(const char *buf, size_t len, int keep_secret,
 			ev->rank = event_types[i].rank;
 		}
 
-	if (ev->subject != NULL && !keep_secret) {
-		json_object_del(ev->subject, "secret");
+	if (!keep_secret) {
 		json_object_del(ev->root, "secret");
+		if (ev->subject != NULL)
+			json_object_del(ev->subject, "secret");
 	}
 
 	if (ev->type == EVENT_UNKNOWN) {
@@ -429,5 +431,7 @@ payload_decode(const char *buf, size_t len, int keep_secret,
 refuse:
 	json_decref(ev->root);
 	ev->root = NULL;
+	ev->subject = NULL;
+	ev->type_name = NULL;
 	return -1;
 }

@@ -47,8 +47,7 @@ request_check_content_type(const char *ct, struct error *err)
 	}
 	p = skip_ows(ct);
 	if (ascii_casecmp_n(p, json, sizeof(json) - 1) != 0 ||
-	    is_tchar((unsigned char)p[sizeof(json) - 1]) ||
-	    p[sizeof(json) - 1] == '/')
+	    is_tchar((unsigned char)p[sizeof(json) - 1]))
 		goto refuse;
 	p = skip_ows(p + sizeof(json) - 1);
 	while (*p == ';') {
@@ -57,6 +56,8 @@ request_check_content_type(const char *ct, struct error *err)
 		int		 quoted = 0;
 
 		p = skip_ows(p + 1);
+		if (*p == ';' || *p == '\0')
+			continue;	/* RFC 9110 allows empty parameters */
 		for (name = p; is_tchar((unsigned char)*p); p++)
 			;
 		namelen = (size_t)(p - name);

@@ -54,8 +54,8 @@ env_long(const char *name, long min, long max, long *out, struct error *err)
 	if (v == NULL)
 		return 0;
 	if (parse_long(v, min, max, &n, &errstr) == -1) {
-		error_set(err, 500, "", "%s is %s (want %ld to %ld)",
-		    name, errstr, min, max);
+		error_set(err, 500, "", "%s \"%.24s\" is %s (want %ld to %ld)",
+		    name, v, errstr, min, max);
 		return -1;
 	}
 	*out = n;

@@ -1,0 +1,1089 @@
+/* payload_decode() over the cases in tests/unit/payload, and db_event_row(). */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "buf.h"
+#include "db.h"
+#include "error.h"
+#include "payload.h"
+
+#define FILE_MAX	(4 * 1024 * 1024)
+
+/*
+ * A case is a directory holding the body, as input.json or as a file
+ * "fixture" naming a file in $FIXTURES, an optional "options" file
+ * ("keep_secret=1") and "expected": the dump of what payload_decode made
+ * of it, one "key=value" line each, "key~text" when the value need only
+ * contain text, or "prefix.*" to allow keys under prefix that are not
+ * listed.  Every listed line must match and every dumped key be listed.
+ */
+struct pcase {
+	char		*name;
+	char		*dir;
+	char		*input;
+	size_t		 inputlen;
+	char		*expected;
+	struct event	 ev;
+	struct buf	 dump;
+};
+
+static const char	*top_srcdir = ".";
+static char		*fixtures;
+
+static char *
+path_join(const char *a, const char *b)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", a, b) == -1)
+		return NULL;
+	return p;
+}
+
+/* The whole file, NUL-terminated; NULL if it cannot be read. */
+static char *
+read_file(const char *path, size_t *lenp)
+{
+	FILE	*f = NULL;
+	char	*data = NULL;
+	size_t	 len = 0, n;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return NULL;
+	if ((data = malloc(FILE_MAX + 1)) == NULL)
+		goto fail;
+	while ((n = fread(data + len, 1, FILE_MAX - len, f)) > 0)
+		len += n;
+	if (ferror(f) || len == FILE_MAX)
+		goto fail;
+	data[len] = '\0';
+	fclose(f);
+	if (lenp != NULL)
+		*lenp = len;
+	return data;
+fail:
+	free(data);
+	fclose(f);
+	return NULL;
+}
+
+static char *
+read_fixture(const char *name, size_t *lenp)
+{
+	char	*path, *data;
+
+	if ((path = path_join(fixtures, name)) == NULL)
+		return NULL;
+	data = read_file(path, lenp);
+	free(path);
+	return data;
+}
+
+static void
+chomp(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' ||
+	    s[n - 1] == ' '))
+		s[--n] = '\0';
+}
+
+/* One "key=value" line; control characters as \xHH, NULL as <null>. */
+static void
+put(struct buf *b, const char *key, const char *value)
+{
+	const unsigned char *p;
+
+	assert_int_equal(buf_appendf(b, "%s=", key), 0);
+	if (value == NULL)
+		value = "<null>";
+	for (p = (const unsigned char *)value; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			assert_int_equal(buf_appendf(b, "\\x%02x", *p), 0);
+		else
+			assert_int_equal(buf_append(b, p, 1), 0);
+	}
+	assert_int_equal(buf_append(b, "\n", 1), 0);
+}
+
+static void
+putf(struct buf *b, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+putf(struct buf *b, const char *key, const char *fmt, ...)
+{
+	char	value[64];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(value, sizeof(value), fmt, ap);
+	va_end(ap);
+	put(b, key, value);
+}
+
+static void
+put_ts(struct buf *b, const char *key, const struct timestamp *ts)
+{
+	put(b, key, ts->set ? ts->text : NULL);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The object's keys, sorted and comma-separated. */
+static void
+put_keys(struct buf *b, const char *key, const json_t *obj)
+{
+	const char	**keys, *k;
+	struct buf	  list;
+	json_t		 *v;
+	size_t		  i = 0, n = json_object_size(obj);
+
+	keys = calloc(n + 1, sizeof(*keys));
+	assert_non_null(keys);
+	json_object_foreach((json_t *)obj, k, v)
+		keys[i++] = k;
+	qsort(keys, n, sizeof(*keys), cmp_str);
+	buf_init(&list, 64 * 1024);
+	for (i = 0; i < n; i++)
+		if (buf_appendf(&list, "%s%s", i > 0 ? "," : "",
+		    keys[i]) == -1)
+			break;
+	free(keys);
+	put(b, key, list.data != NULL ? list.data : "");
+	buf_release(&list);
+}
+
+static void
+dump_booking(struct buf *b, const struct booking *bk)
+{
+	char	key[64];
+	size_t	i;
+
+	put(b, "booking.status", bk->cancelled ? "cancelled" : "booked");
+	putf(b, "booking.remove_attendees", "%d", bk->remove_attendees);
+	put_ts(b, "booking.start", &bk->start);
+	put_ts(b, "booking.end", &bk->end);
+	put_ts(b, "booking.rescheduled_at", &bk->rescheduled_at);
+	put_ts(b, "booking.cancelled_at", &bk->cancelled_at);
+	put_ts(b, "booking.created_at", &bk->created_at);
+	put_ts(b, "booking.updated_at", &bk->updated_at);
+	put(b, "booking.cancel_reason", bk->cancel_reason);
+	put(b, "booking.channel", bk->channel);
+	put(b, "booking.meeting_link", bk->meeting_link);
+	put(b, "booking.location", bk->location);
+	put(b, "booking.meeting_type.id", bk->meeting_type_id);
+	put(b, "booking.meeting_type.slug", bk->meeting_type_slug);
+	put(b, "booking.meeting_type.name", bk->meeting_type_name);
+	if (bk->has_duration)
+		putf(b, "booking.duration_minutes", "%ld",
+		    bk->duration_minutes);
+	else
+		put(b, "booking.duration_minutes", NULL);
+	put(b, "booking.company_id", bk->company_id);
+
+	if (bk->has_attendees)
+		putf(b, "booking.attendees", "%zu", bk->nattendees);
+	else
+		put(b, "booking.attendees", "absent");
+	for (i = 0; i < bk->nattendees; i++) {
+		const struct attendee *a = &bk->attendees[i];
+
+#define ATTENDEE(f) \
+	snprintf(key, sizeof(key), "booking.attendee.%zu." #f, i); \
+	put(b, key, a->f)
+		ATTENDEE(id);
+		ATTENDEE(email);
+		ATTENDEE(firstname);
+		ATTENDEE(lastname);
+		ATTENDEE(fullname);
+		ATTENDEE(phone);
+		ATTENDEE(timezone);
+		ATTENDEE(language);
+#undef ATTENDEE
+	}
+
+	if (bk->has_hosts)
+		putf(b, "booking.hosts", "%zu", bk->nhosts);
+	else
+		put(b, "booking.hosts", "absent");
+	for (i = 0; i < bk->nhosts; i++) {
+		const struct host *h = &bk->hosts[i];
+
+#define HOST(f) \
+	snprintf(key, sizeof(key), "booking.host.%zu." #f, i); \
+	put(b, key, h->f)
+		HOST(id);
+		HOST(email);
+		HOST(full_name);
+		HOST(slug);
+#undef HOST
+	}
+}
+
+static void
+dump_event(struct buf *b, int rc, const struct event *ev,
+    const struct error *err)
+{
+	putf(b, "status", "%d", rc == 0 ? 0 : err->status);
+	if (rc != 0) {
+		put(b, "error.path", err->path);
+		put(b, "error.text", err->text);
+		put(b, "root", ev->root != NULL ? "set" : "null");
+		/* A 422 body is kept as rejected: say what would be kept. */
+		if (ev->root != NULL) {
+			put(b, "type_name", ev->type_name);
+			put_keys(b, "root.keys", ev->root);
+		}
+		return;
+	}
+	put(b, "type", event_type_name(ev->type));
+	put(b, "type_name", ev->type_name);
+	put(b, "id", ev->id);
+	putf(b, "rank", "%d", ev->rank);
+	put_keys(b, "root.keys", ev->root);
+	if (ev->subject != NULL && ev->subject != ev->root)
+		put_keys(b, "subject.keys", ev->subject);
+
+	switch (ev->type) {
+	case EVENT_BOOKING_CREATED:
+	case EVENT_BOOKING_RESCHEDULED:
+	case EVENT_BOOKING_CANCELLED:
+		dump_booking(b, &ev->booking);
+		break;
+	case EVENT_NEW_EMPLOYEE:
+		put(b, "employee.email", ev->employee.email);
+		put(b, "employee.full_name", ev->employee.full_name);
+		put(b, "employee.company_id", ev->employee.company_id);
+		put_ts(b, "employee.created_at", &ev->employee.created_at);
+		put_ts(b, "employee.updated_at", &ev->employee.updated_at);
+		break;
+	case EVENT_FORM_SUBMISSION:
+		put(b, "form.form_id", ev->form.form_id);
+		put(b, "form.submission_id", ev->form.submission_id);
+		put(b, "form.company_id", ev->form.company_id);
+		put_ts(b, "form.submitted_at", &ev->form.submitted_at);
+		break;
+	case EVENT_UNKNOWN:
+		break;
+	}
+}
+
+struct line {
+	char	*key;
+	char	 op;		/* '=', '~', or '*' for a prefix */
+	char	*value;
+	int	 seen;
+};
+
+/* Split text in place into lines; blank lines and "#" comments dropped. */
+static size_t
+split_lines(char *text, struct line *lines, size_t max)
+{
+	char	*p, *save = NULL;
+	size_t	 n = 0;
+
+	for (p = strtok_r(text, "\n", &save); p != NULL;
+	    p = strtok_r(NULL, "\n", &save)) {
+		size_t k;
+
+		chomp(p);
+		if (*p == '\0' || *p == '#')
+			continue;
+		assert_true(n < max);
+		k = strcspn(p, "=~");
+		lines[n].key = p;
+		lines[n].seen = 0;
+		if (p[k] == '\0') {
+			size_t len = strlen(p);
+
+			/* "prefix.*": drop the '*', keep the dot. */
+			assert_true(len >= 2 && p[len - 1] == '*');
+			p[len - 1] = '\0';
+			lines[n].op = '*';
+			lines[n].value = NULL;
+		} else {
+			lines[n].op = p[k];
+			p[k] = '\0';
+			lines[n].value = p + k + 1;
+		}
+		n++;
+	}
+	return n;
+}
+
+static void
+compare_dump(const char *name, char *got, char *want)
+{
+	struct line	*g, *w;
+	size_t		 ng, nw, i, j;
+	int		 bad = 0;
+
+	g = calloc(8192, sizeof(*g));
+	w = calloc(8192, sizeof(*w));
+	assert_non_null(g);
+	assert_non_null(w);
+	ng = split_lines(got, g, 8192);
+	nw = split_lines(want, w, 8192);
+
+	for (i = 0; i < nw; i++) {
+		if (w[i].op == '*')
+			continue;
+		for (j = 0; j < ng; j++)
+			if (strcmp(g[j].key, w[i].key) == 0)
+				break;
+		if (j == ng) {
+			print_error("%s: %s: missing, want \"%s\"\n", name,
+			    w[i].key, w[i].value);
+			bad++;
+			continue;
+		}
+		g[j].seen = 1;
+		if (w[i].op == '=' ? strcmp(g[j].value, w[i].value) != 0 :
+		    strstr(g[j].value, w[i].value) == NULL) {
+			print_error("%s: %s: got \"%s\", want %s\"%s\"\n",
+			    name, w[i].key, g[j].value,
+			    w[i].op == '~' ? "it to contain " : "",
+			    w[i].value);
+			bad++;
+		}
+	}
+	for (j = 0; j < ng; j++) {
+		int allowed = g[j].seen;
+
+		for (i = 0; i < nw && !allowed; i++)
+			if (w[i].op == '*' && strncmp(g[j].key, w[i].key,
+			    strlen(w[i].key)) == 0)
+				allowed = 1;
+		if (!allowed) {
+			print_error("%s: %s=%s: not in expected\n", name,
+			    g[j].key, g[j].value);
+			bad++;
+		}
+	}
+	free(g);
+	free(w);
+	if (bad > 0)
+		fail_msg("%s: %d line(s) differ from expected", name, bad);
+}
+
+/* Every mapped person is borrowed from its own element of the body. */
+static void
+check_people(const struct event *ev)
+{
+	static const char *const akeys[] = { "id", "email", "firstname",
+	    "lastname", "fullname", "phone", "timezone", "language" };
+	const struct booking	*bk = &ev->booking;
+	const json_t		*arr, *v;
+	size_t			 i, n = 0;
+
+	if (!bk->has_attendees)
+		return;
+	arr = json_object_get(ev->subject, "attendees");
+	assert_true(json_is_array(arr));
+	json_array_foreach(arr, i, v) {
+		const struct attendee	*a;
+		const char		*got[8];
+		size_t			 k;
+
+		if (!json_is_object(v))
+			continue;
+		assert_true(n < bk->nattendees);
+		a = &bk->attendees[n++];
+		got[0] = a->id; got[1] = a->email; got[2] = a->firstname;
+		got[3] = a->lastname; got[4] = a->fullname; got[5] = a->phone;
+		got[6] = a->timezone; got[7] = a->language;
+		for (k = 0; k < 8; k++)
+			assert_ptr_equal(got[k],
+			    json_string_value(json_object_get(v, akeys[k])));
+	}
+	assert_int_equal(n, bk->nattendees);
+}
+
+static void
+test_case(void **state)
+{
+	struct pcase	*c = *state;
+	struct error	 err;
+	char		*path = NULL, *fixture = NULL, *options;
+	int		 keep_secret = 0, rc;
+
+	/* The body: input.json, or the fixture the case names. */
+	path = path_join(c->dir, "fixture");
+	assert_non_null(path);
+	if ((fixture = read_file(path, NULL)) != NULL) {
+		chomp(fixture);
+		c->input = read_fixture(fixture, &c->inputlen);
+		free(fixture);
+	} else {
+		free(path);
+		path = path_join(c->dir, "input.json");
+		assert_non_null(path);
+		c->input = read_file(path, &c->inputlen);
+	}
+	free(path);
+	if (c->input == NULL)
+		fail_msg("%s: cannot read its input or fixture", c->name);
+
+	path = path_join(c->dir, "options");
+	assert_non_null(path);
+	if ((options = read_file(path, NULL)) != NULL) {
+		keep_secret = strstr(options, "keep_secret=1") != NULL;
+		free(options);
+	}
+	free(path);
+
+	path = path_join(c->dir, "expected");
+	assert_non_null(path);
+	c->expected = read_file(path, NULL);
+	free(path);
+	if (c->expected == NULL)
+		fail_msg("%s: no expected file", c->name);
+
+	error_init(&err);
+	rc = payload_decode(c->input, c->inputlen, keep_secret, &c->ev, &err);
+	if (rc == 0) {
+		assert_int_equal(err.status, 0);
+		assert_non_null(c->ev.root);
+	} else
+		assert_int_equal(rc, -1);
+	dump_event(&c->dump, rc, &c->ev, &err);
+	if (rc == 0 && c->ev.type >= EVENT_BOOKING_CREATED &&
+	    c->ev.type <= EVENT_BOOKING_CANCELLED)
+		check_people(&c->ev);
+	compare_dump(c->name, c->dump.data, c->expected);
+}
+
+static int
+case_teardown(void **state)
+{
+	struct pcase *c = *state;
+
+	event_release(&c->ev);
+	buf_release(&c->dump);
+	free(c->input);
+	free(c->expected);
+	c->input = c->expected = NULL;
+	return 0;
+}
+
+static int
+cmp_case(const void *a, const void *b)
+{
+	return strcmp(((const struct pcase *)a)->name,
+	    ((const struct pcase *)b)->name);
+}
+
+/* The case directories under tests/unit/payload, sorted by name. */
+static struct pcase *
+load_cases(size_t *np)
+{
+	struct pcase	*cases = NULL, *tmp;
+	struct dirent	*de;
+	struct stat	 st;
+	DIR		*d;
+	char		*root, *dir;
+	size_t		 n = 0;
+
+	*np = 0;
+	if ((root = path_join(top_srcdir, "tests/unit/payload")) == NULL)
+		return NULL;
+	if ((d = opendir(root)) == NULL) {
+		free(root);
+		return NULL;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if ((dir = path_join(root, de->d_name)) == NULL)
+			break;
+		if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+			free(dir);
+			continue;
+		}
+		if ((tmp = realloc(cases, (n + 1) * sizeof(*cases))) == NULL) {
+			free(dir);
+			break;
+		}
+		cases = tmp;
+		memset(&cases[n], 0, sizeof(cases[n]));
+		cases[n].dir = dir;
+		cases[n].name = strdup(de->d_name);
+		event_init(&cases[n].ev);
+		buf_init(&cases[n].dump, FILE_MAX);
+		n++;
+	}
+	closedir(d);
+	free(root);
+	qsort(cases, n, sizeof(*cases), cmp_case);
+	*np = n;
+	return cases;
+}
+
+static struct pcase	*cases;
+static size_t		 ncases;
+static size_t		 nrefused;
+
+/*
+ * Guard against a runner that silently finds no data, and against case
+ * names too long for the tarball: automake's default tar format drops
+ * paths over 99 bytes, "meetergo-webhook-x.y.z/tests/unit/payload/"
+ * plus the name plus "/input.json".
+ */
+static void
+test_cases_found(void **state)
+{
+	size_t i;
+
+	assert_true(ncases >= 40);
+	assert_true(nrefused >= 20);
+	for (i = 0; i < ncases; i++)
+		if (strlen(cases[i].name) > 44)
+			fail_msg("case name \"%s\" is over 44 bytes",
+			    cases[i].name);
+}
+
+/* Each fixture has a case whose "fixture" file names it. */
+static void
+test_every_fixture_has_a_case(void **state)
+{
+	struct dirent	*de;
+	DIR		*d;
+	int		 nfix = 0;
+
+	d = opendir(fixtures);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		size_t	 len = strlen(de->d_name), i;
+		int	 found = 0;
+
+		if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
+			continue;
+		nfix++;
+		for (i = 0; i < ncases && !found; i++) {
+			char *p = path_join(cases[i].dir, "fixture"), *f;
+
+			assert_non_null(p);
+			if ((f = read_file(p, NULL)) != NULL) {
+				chomp(f);
+				found = strcmp(f, de->d_name) == 0;
+				free(f);
+			}
+			free(p);
+		}
+		if (!found)
+			print_error("fixture %s has no case\n", de->d_name);
+		assert_true(found);
+	}
+	closedir(d);
+	assert_true(nfix >= 14);
+}
+
+/*
+ * Hostile timestamps, from tests/unit/timestamp/cases.json, in every
+ * timestamp field of every event kind: 422 naming the field, body kept.
+ */
+static json_t *ts_cases;
+
+static void
+expect_422(const char *body, const char *type_name, const char *path,
+    const char *value)
+{
+	struct event	ev;
+	struct error	err;
+	int		rc;
+
+	event_init(&ev);
+	error_init(&err);
+	rc = payload_decode(body, strlen(body), 0, &ev, &err);
+	if (rc != -1 || err.status != 422 || strcmp(err.path, path) != 0 ||
+	    ev.root == NULL || ev.type_name == NULL ||
+	    strcmp(ev.type_name, type_name) != 0)
+		print_error("\"%s\" in %s: rc %d, status %d, path \"%s\", "
+		    "root %s\n", value, path, rc, err.status, err.path,
+		    ev.root != NULL ? "set" : "null");
+	assert_int_equal(rc, -1);
+	assert_int_equal(err.status, 422);
+	assert_string_equal(err.path, path);
+	assert_non_null(ev.root);
+	assert_non_null(ev.type_name);
+	assert_string_equal(ev.type_name, type_name);
+	event_release(&ev);
+}
+
+static void
+hostile_in(const char *fixture, const char *parent, const char *field,
+    const char *path, json_t *value)
+{
+	json_t	*root, *obj;
+	char	*input, *body;
+
+	input = read_fixture(fixture, NULL);
+	assert_non_null(input);
+	root = json_loads(input, 0, NULL);
+	free(input);
+	assert_non_null(root);
+	obj = json_object_get(root, "data");
+	if (obj == NULL)
+		obj = root;
+	if (parent != NULL)
+		obj = json_object_get(obj, parent);
+	assert_true(json_is_object(obj));
+	assert_int_equal(json_object_set(obj, field, value), 0);
+	body = json_dumps(root, JSON_COMPACT);
+	assert_non_null(body);
+	expect_422(body, json_string_value(json_object_get(root,
+	    json_object_get(root, "event") != NULL ? "event" : "webhookType")),
+	    path, json_string_value(value));
+	free(body);
+	json_decref(root);
+}
+
+static void
+test_hostile_timestamp(void **state)
+{
+	static const struct {
+		const char	*fixture, *parent, *field, *path;
+	} fields[] = {
+		{ "booking_cancelled.flat.json", NULL, "start", "start" },
+		{ "booking_cancelled.flat.json", NULL, "end", "end" },
+		{ "booking_cancelled.flat.json", NULL, "rescheduledAt",
+		    "rescheduledAt" },
+		{ "booking_cancelled.flat.json", NULL, "createdAt",
+		    "createdAt" },
+		{ "booking_cancelled.flat.json", NULL, "updatedAt",
+		    "updatedAt" },
+		{ "booking_cancelled.flat.json", "cancel", "actionAt",
+		    "cancel.actionAt" },
+		{ "booking_created.envelope.json", NULL, "start",
+		    "data.start" },
+		{ "booking_rescheduled.flat.json", NULL, "rescheduledAt",
+		    "rescheduledAt" },
+		{ "new_employee.flat.json", NULL, "createdAt", "createdAt" },
+		{ "new_employee.envelope.json", NULL, "updatedAt",
+		    "data.updatedAt" },
+		{ "form_submission.flat.json", NULL, "createdAt",
+		    "createdAt" },
+	};
+	json_t	*value = *state;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		hostile_in(fields[i].fixture, fields[i].parent,
+		    fields[i].field, fields[i].path, value);
+}
+
+/* A timestamp that is not a string is refused the same way. */
+static void
+test_timestamp_not_a_string(void **state)
+{
+	json_t	*values[4];
+	size_t	 i;
+
+	values[0] = json_integer(1710770400);
+	values[1] = json_true();
+	values[2] = json_object();
+	values[3] = json_array();
+	for (i = 0; i < 4; i++) {
+		assert_non_null(values[i]);
+		hostile_in("booking_created.flat.json", NULL, "start",
+		    "start", values[i]);
+		hostile_in("booking_cancelled.flat.json", "cancel",
+		    "actionAt", "cancel.actionAt", values[i]);
+		json_decref(values[i]);
+	}
+}
+
+/* Decode a fixture that must be fine. */
+static void
+decode_fixture(const char *name, struct event *ev)
+{
+	struct error	 err;
+	char		*input;
+	size_t		 len;
+
+	input = read_fixture(name, &len);
+	assert_non_null(input);
+	error_init(&err);
+	event_init(ev);
+	if (payload_decode(input, len, 0, ev, &err) != 0)
+		fail_msg("%s: %d %s", name, err.status, err.text);
+	free(input);
+}
+
+/* The row as JSON, and exactly the keys it must have. */
+static json_t *
+event_row(const struct event *ev, const char *const *keys)
+{
+	json_t	*row;
+	char	*text;
+	size_t	 n;
+
+	text = db_event_row(ev);
+	assert_non_null(text);
+	row = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+	free(text);
+	assert_true(json_is_object(row));
+	for (n = 0; keys[n] != NULL; n++)
+		if (json_object_get(row, keys[n]) == NULL) {
+			json_decref(row);
+			fail_msg("row has no key \"%s\"", keys[n]);
+		}
+	if (json_object_size(row) != n) {
+		text = json_dumps(row, JSON_COMPACT);
+		print_error("row: %s\n", text != NULL ? text : "?");
+		free(text);
+		json_decref(row);
+		fail_msg("row has %zu keys, want %zu", json_object_size(row),
+		    n);
+	}
+	return row;
+}
+
+static void
+assert_member(const json_t *obj, const char *key, const char *want)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	if (want == NULL) {
+		assert_true(json_is_null(v));
+		return;
+	}
+	if (!json_is_string(v))
+		fail_msg("%s is not a string", key);
+	assert_string_equal(json_string_value(v), want);
+}
+
+static const char *const booking_keys[] = {
+	"kind", "id", "status", "start_at", "end_at", "rescheduled_at",
+	"cancelled_at", "cancel_reason", "channel", "meeting_link",
+	"location", "meeting_type_id", "meeting_type_slug",
+	"meeting_type_name", "duration_minutes", "company_id", "created_at",
+	"updated_at", "last_event_type", "event_rank", "payload",
+	"attendees", "hosts", NULL
+};
+
+static void
+test_row_booking(void **state)
+{
+	static const char *const attendee_keys[] = { "attendee_id", "email",
+	    "firstname", "lastname", "fullname", "phone", "timezone",
+	    "language", NULL };
+	static const char *const host_keys[] = { "host_id", "email",
+	    "full_name", "slug", NULL };
+	struct event	 ev;
+	json_t		*row, *payload, *a, *h;
+	size_t		 i;
+
+	decode_fixture("booking_cancelled.flat.json", &ev);
+	row = event_row(&ev, booking_keys);
+	assert_member(row, "kind", "booking");
+	assert_member(row, "id", "5d8e2b71-93fa-4c06-b2d4-7e1a6c9f0b38");
+	assert_member(row, "status", "cancelled");
+	assert_member(row, "start_at", "2025-03-18T14:00:00.000000+01:00");
+	assert_member(row, "end_at", "2025-03-18T14:30:00.000000+01:00");
+	assert_member(row, "rescheduled_at", NULL);
+	assert_member(row, "cancelled_at", "2025-03-14T16:05:44.000000+00:00");
+	assert_member(row, "cancel_reason",
+	    "Terminkonflikt \xe2\x80\x93 ich buche gleich einen neuen Slot.");
+	assert_member(row, "channel", "google");
+	assert_member(row, "meeting_link",
+	    "https://meet.google.com/kqz-hwvt-pam");
+	assert_member(row, "location", NULL);
+	assert_member(row, "meeting_type_id",
+	    "7b2e4c19-0a6f-4d3b-8e15-92c4f0a7d6e3");
+	assert_member(row, "meeting_type_slug", "erstgespraech-30");
+	assert_member(row, "meeting_type_name", "Erstgespr\xc3\xa4" "ch");
+	assert_int_equal(json_integer_value(json_object_get(row,
+	    "duration_minutes")), 30);
+	assert_member(row, "company_id",
+	    "c1f3a9e2-5b7d-4e21-9a0c-3d8e6f1b2a47");
+	assert_member(row, "created_at", "2025-03-11T09:42:17.000000+00:00");
+	assert_member(row, "updated_at", "2025-03-14T16:05:44.000000+00:00");
+	assert_member(row, "last_event_type", "booking_cancelled");
+	assert_int_equal(json_integer_value(json_object_get(row,
+	    "event_rank")), 3);
+
+	/* The stored payload: no secret, unknown keys kept. */
+	payload = json_object_get(row, "payload");
+	assert_true(json_is_object(payload));
+	assert_null(json_object_get(payload, "secret"));
+	assert_non_null(json_object_get(payload, "hostIds"));
+	assert_non_null(json_object_get(json_object_get(json_object_get(
+	    payload, "meetingType"), "metadata"), "crmDealId"));
+
+	assert_int_equal(json_array_size(json_object_get(row, "attendees")),
+	    1);
+	a = json_array_get(json_object_get(row, "attendees"), 0);
+	for (i = 0; attendee_keys[i] != NULL; i++)
+		assert_non_null(json_object_get(a, attendee_keys[i]));
+	assert_int_equal(json_object_size(a), i);
+	assert_member(a, "attendee_id", "e83b6a15-2d9c-4f07-b1a4-58c0d7e2f961");
+	assert_member(a, "email", "tomas.novak@brightfield-labs.example");
+	assert_member(a, "firstname", "Tom\xc3\xa1\xc5\xa1");
+	assert_member(a, "lastname", "Nov\xc3\xa1k");
+	assert_member(a, "fullname", "Tom\xc3\xa1\xc5\xa1 Nov\xc3\xa1k");
+	assert_member(a, "phone", "+420601234567");
+	assert_member(a, "timezone", "Europe/Prague");
+	assert_member(a, "language", "en");
+
+	assert_int_equal(json_array_size(json_object_get(row, "hosts")), 1);
+	h = json_array_get(json_object_get(row, "hosts"), 0);
+	for (i = 0; host_keys[i] != NULL; i++)
+		assert_non_null(json_object_get(h, host_keys[i]));
+	assert_int_equal(json_object_size(h), i);
+	assert_member(h, "host_id", "4a9d2f70-6c13-4b8e-a5f2-1e7c9b3d0a58");
+	assert_member(h, "email", "lena.hoffmann@nordlicht-consulting.example");
+	assert_member(h, "full_name", "Lena Hoffmann");
+	assert_member(h, "slug", "lena-hoffmann");
+	json_decref(row);
+	event_release(&ev);
+}
+
+/* The envelope's row carries data, not the envelope, as its payload. */
+static void
+test_row_booking_envelope(void **state)
+{
+	struct event	 ev;
+	json_t		*row, *payload;
+
+	decode_fixture("booking_rescheduled.envelope.json", &ev);
+	row = event_row(&ev, booking_keys);
+	assert_member(row, "status", "booked");
+	assert_member(row, "last_event_type", "booking_rescheduled");
+	assert_int_equal(json_integer_value(json_object_get(row,
+	    "event_rank")), 2);
+	assert_member(row, "start_at", "2025-03-20T10:30:00.000000+01:00");
+	assert_member(row, "rescheduled_at",
+	    "2025-03-15T08:12:09.000000+00:00");
+	assert_member(row, "cancelled_at", NULL);
+	payload = json_object_get(row, "payload");
+	assert_true(json_is_object(payload));
+	assert_null(json_object_get(payload, "event"));
+	assert_null(json_object_get(payload, "secret"));
+	assert_member(payload, "id", "5d8e2b71-93fa-4c06-b2d4-7e1a6c9f0b38");
+	json_decref(row);
+	event_release(&ev);
+}
+
+/* One attendee left a group booking: remove them, keep the rest. */
+static void
+test_row_booking_attendee_removed(void **state)
+{
+	static const char *const keys[] = {
+		"kind", "id", "status", "start_at", "end_at",
+		"rescheduled_at", "cancelled_at", "cancel_reason", "channel",
+		"meeting_link", "location", "meeting_type_id",
+		"meeting_type_slug", "meeting_type_name", "duration_minutes",
+		"company_id", "created_at", "updated_at", "last_event_type",
+		"event_rank", "payload", "attendees", "attendees_mode", NULL
+	};
+	struct event	 ev;
+	json_t		*row;
+
+	decode_fixture("booking_cancelled.group-attendee-removed.flat.json",
+	    &ev);
+	row = event_row(&ev, keys);
+	assert_member(row, "status", "booked");
+	assert_member(row, "attendees_mode", "remove");
+	assert_member(row, "cancelled_at", NULL);
+	assert_member(row, "cancel_reason", NULL);
+	assert_int_equal(json_array_size(json_object_get(row, "attendees")),
+	    1);
+	assert_member(json_array_get(json_object_get(row, "attendees"), 0),
+	    "attendee_id", "71d0c4e8-b6a2-4f39-8e15-c2d7a9f3e046");
+	json_decref(row);
+	event_release(&ev);
+}
+
+static void
+test_row_employee(void **state)
+{
+	static const char *const keys[] = { "kind", "id", "email",
+	    "full_name", "company_id", "created_at", "updated_at", "payload",
+	    NULL };
+	struct event	 ev;
+	json_t		*row;
+
+	decode_fixture("new_employee.envelope.json", &ev);
+	row = event_row(&ev, keys);
+	assert_member(row, "kind", "employee");
+	assert_member(row, "id", "0b6f3d92-7e41-4a8c-9d25-c3e8a1f4b760");
+	assert_member(row, "email", "jonas.weber@nordlicht-consulting.example");
+	assert_member(row, "full_name", "Jonas Weber");
+	assert_member(row, "company_id",
+	    "c1f3a9e2-5b7d-4e21-9a0c-3d8e6f1b2a47");
+	assert_member(row, "created_at", "2025-03-12T13:20:05.000000+00:00");
+	assert_member(row, "updated_at", "2025-03-12T13:20:05.000000+00:00");
+	assert_member(json_object_get(row, "payload"), "title",
+	    "Account Executive");
+	json_decref(row);
+	event_release(&ev);
+}
+
+static void
+test_row_form(void **state)
+{
+	static const char *const keys[] = { "kind", "form_id",
+	    "submission_id", "company_id", "submitted_at", "payload", NULL };
+	struct event	 ev;
+	json_t		*row;
+
+	decode_fixture("form_submission.flat.json", &ev);
+	row = event_row(&ev, keys);
+	assert_member(row, "kind", "form");
+	assert_member(row, "form_id", "a2c4e6f8-1b3d-4f5a-8c7e-9d0b1a2c3e4f");
+	assert_member(row, "submission_id",
+	    "3e7a9c14-5f2b-4d80-a6e1-b9c0d2f4e857");
+	assert_member(row, "company_id",
+	    "c1f3a9e2-5b7d-4e21-9a0c-3d8e6f1b2a47");
+	assert_member(row, "submitted_at", "2025-03-10T17:03:51.000000+00:00");
+	assert_int_equal(json_array_size(json_object_get(json_object_get(row,
+	    "payload"), "answers")), 5);
+	json_decref(row);
+	event_release(&ev);
+}
+
+static void
+test_row_unknown(void **state)
+{
+	struct event ev;
+
+	decode_fixture("synthetic_unknown_type.flat.json", &ev);
+	assert_int_equal(ev.type, EVENT_UNKNOWN);
+	assert_null(db_event_row(&ev));
+	event_release(&ev);
+}
+
+/* One event reused across decodes, failures included, leaks nothing. */
+static void
+test_decode_reuses_event(void **state)
+{
+	static const char good[] = "{\"webhookType\":\"booking_created\","
+	    "\"id\":\"b-1\",\"attendees\":[{\"id\":\"a\"}]}";
+	static const char bad[] = "{\"webhookType\":\"booking_created\"}";
+	struct event	ev;
+	struct error	err;
+
+	event_init(&ev);
+	error_init(&err);
+	assert_int_equal(payload_decode(good, strlen(good), 0, &ev, &err), 0);
+	assert_int_equal(ev.booking.nattendees, 1);
+	assert_int_equal(payload_decode(bad, strlen(bad), 0, &ev, &err), -1);
+	assert_int_equal(err.status, 422);
+	assert_int_equal(ev.booking.nattendees, 0);
+	assert_null(ev.booking.attendees);
+	error_init(&err);
+	assert_int_equal(payload_decode("[]", 2, 0, &ev, &err), -1);
+	assert_int_equal(err.status, 400);
+	assert_null(ev.root);
+	event_release(&ev);
+}
+
+int
+main(void)
+{
+	static const struct CMUnitTest fixed[] = {
+		cmocka_unit_test(test_cases_found),
+		cmocka_unit_test(test_every_fixture_has_a_case),
+		cmocka_unit_test(test_timestamp_not_a_string),
+		cmocka_unit_test(test_row_booking),
+		cmocka_unit_test(test_row_booking_envelope),
+		cmocka_unit_test(test_row_booking_attendee_removed),
+		cmocka_unit_test(test_row_employee),
+		cmocka_unit_test(test_row_form),
+		cmocka_unit_test(test_row_unknown),
+		cmocka_unit_test(test_decode_reuses_event),
+	};
+	const size_t	 nfixed = sizeof(fixed) / sizeof(fixed[0]);
+	struct CMUnitTest *tests;
+	const json_t	*refused;
+	const char	*v;
+	char		*path;
+	size_t		 i, n;
+	int		 rc;
+
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	if ((v = getenv("top_srcdir")) != NULL && *v != '\0')
+		top_srcdir = v;
+	if ((v = getenv("FIXTURES")) != NULL && *v != '\0')
+		fixtures = strdup(v);
+	else
+		fixtures = path_join(top_srcdir, "tests/fixtures/meetergo");
+	if (fixtures == NULL)
+		return 1;
+
+	cases = load_cases(&ncases);
+	if ((path = path_join(top_srcdir,
+	    "tests/unit/timestamp/cases.json")) == NULL)
+		return 1;
+	ts_cases = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+	free(path);
+	refused = json_object_get(ts_cases, "refused");
+	nrefused = json_array_size(refused);
+
+	/* One group, so that TAP sees one plan. */
+	tests = calloc(nfixed + ncases + nrefused + 1, sizeof(*tests));
+	if (tests == NULL)
+		return 1;
+	memcpy(tests, fixed, sizeof(fixed));
+	n = nfixed;
+	for (i = 0; i < ncases; i++) {
+		tests[n].name = cases[i].name;
+		tests[n].test_func = test_case;
+		tests[n].teardown_func = case_teardown;
+		tests[n].initial_state = &cases[i];
+		n++;
+	}
+	for (i = 0; i < nrefused; i++) {
+		json_t	*value = json_array_get(refused, i);
+		char	*q, *name;
+
+		/* JSON-quoted, so a "\n" in the value stays on one line. */
+		if (!json_is_string(value) ||
+		    (q = json_dumps(value, JSON_ENCODE_ANY)) == NULL)
+			continue;
+		if (asprintf(&name, "hostile timestamp %s in every field",
+		    q) == -1) {
+			free(q);
+			continue;
+		}
+		free(q);
+		tests[n].name = name;
+		tests[n].test_func = test_hostile_timestamp;
+		tests[n].initial_state = value;
+		n++;
+	}
+
+	rc = _cmocka_run_group_tests("payload", tests, n, NULL, NULL);
+
+	for (i = nfixed + ncases; i < n; i++)
+		free((char *)tests[i].name);
+	for (i = 0; i < ncases; i++) {
+		free(cases[i].name);
+		free(cases[i].dir);
+	}
+	free(cases);
+	free(tests);
+	json_decref(ts_cases);
+	free(fixtures);
+	return rc;
+}
