@@ -1,10 +1,13 @@
 /* PostgreSQL through libpq: connect, store an event, classify failures. */
 #include "config.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -25,6 +28,90 @@ enum failure {
 	FAIL_DATA,		/* the data is refused: 422 */
 	FAIL_FAULT		/* our fault or unknown: 500 */
 };
+
+/* Past the statement timeout, how long before we stop waiting ourselves. */
+#define DB_GRACE_MS	1000
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for the connection's socket; 1 ready, 0 past deadline, -1 error. */
+static int
+wait_socket(PGconn *conn, short events, long deadline)
+{
+	struct pollfd	pfd;
+	long		left;
+	int		r;
+
+	pfd.fd = PQsocket(conn);
+	pfd.events = events;
+	if (pfd.fd < 0)
+		return -1;
+	for (;;) {
+		if ((left = deadline - now_ms()) <= 0)
+			return 0;
+		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (r == -1 && errno == EINTR)
+			continue;	/* SIGTERM: finish the request in hand */
+		return r > 0 ? 1 : r;
+	}
+}
+
+/*
+ * PQexecParams with a deadline of our own: statement_timeout only helps
+ * while the server is there to enforce it, and a vanished host or a
+ * half-open connection would otherwise hang the worker.  NULL with
+ * *timed_out set when the deadline passed; the connection is then not to
+ * be trusted.  Otherwise the result, an error result when one came.
+ */
+static PGresult *
+exec_bounded(struct db *db, PGconn *conn, const char *sql, int nparams,
+    const char *const *params, int *timed_out)
+{
+	PGresult	*res, *keep = NULL;
+	long		 deadline;
+	int		 r;
+
+	*timed_out = 0;
+	deadline = now_ms() + db->settings->db_timeout_ms + DB_GRACE_MS;
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL,
+	    0))
+		return NULL;
+	while ((r = PQflush(conn)) == 1)
+		if ((r = wait_socket(conn, POLLOUT | POLLIN, deadline)) != 1)
+			goto wait_failed;
+	if (r == -1)
+		return NULL;
+	for (;;) {
+		while (!PQisBusy(conn)) {
+			if ((res = PQgetResult(conn)) == NULL)
+				return keep;
+			if (keep == NULL ||
+			    PQresultStatus(res) == PGRES_FATAL_ERROR) {
+				PQclear(keep);
+				keep = res;
+			} else
+				PQclear(res);
+		}
+		if ((r = wait_socket(conn, POLLIN, deadline)) != 1)
+			goto wait_failed;
+		if (!PQconsumeInput(conn)) {
+			PQclear(keep);
+			return NULL;
+		}
+	}
+wait_failed:
+	if (r == 0)
+		*timed_out = 1;
+	PQclear(keep);
+	return NULL;
+}
 
 struct db *
 db_new(const struct settings *s)
@@ -336,7 +423,7 @@ db_store(struct db *db, const char *event_key, const struct event *ev,
 	PGresult	*res = NULL;
 	PGconn		*conn;
 	enum failure	 f;
-	int		 attempt, rc = -1;
+	int		 attempt, timed_out, rc = -1;
 
 	if ((payload = json_dumps(ev->root, JSON_COMPACT)) == NULL) {
 		error_set(err, 500, "", "out of memory encoding the payload");
@@ -365,9 +452,15 @@ db_store(struct db *db, const char *event_key, const struct event *ev,
 	for (attempt = 0; attempt < 2; attempt++) {
 		if ((conn = db_conn(db, err)) == NULL)
 			goto done;
-		res = PQexecParams(conn, sql, 7, NULL, params, NULL, NULL, 0);
+		res = exec_bounded(db, conn, sql, 7, params, &timed_out);
 		if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
 			break;
+		if (timed_out) {
+			db_disconnect(db);
+			error_set(err, 503, "", "database did not answer within "
+			    "%ld ms", db->settings->db_timeout_ms + DB_GRACE_MS);
+			goto done;
+		}
 		f = classify(res, conn);
 		if (f == FAIL_RETRY && attempt == 0) {
 			PQclear(res);
@@ -409,14 +502,19 @@ db_ping(struct db *db, struct error *err)
 	enum failure	 f;
 	const char	*errstr;
 	long		 version;
-	int		 attempt, rc = -1;
+	int		 attempt, timed_out, rc = -1;
 
 	for (attempt = 0; attempt < 2; attempt++) {
 		if ((conn = db_conn(db, err)) == NULL)
 			return -1;
-		res = PQexec(conn, sql);
+		res = exec_bounded(db, conn, sql, 0, NULL, &timed_out);
 		if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
 			break;
+		if (timed_out) {
+			db_disconnect(db);
+			error_set(err, 503, "", "database did not answer in time");
+			goto done;
+		}
 		f = classify(res, conn);
 		if (f == FAIL_RETRY && attempt == 0) {
 			PQclear(res);
