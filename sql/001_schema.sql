@@ -139,6 +139,7 @@ SELECT b.*,
 CREATE FUNCTION meetergo.apply_event(p_event_key text, p_row jsonb)
 RETURNS text
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     v_id text := p_row->>'id';
@@ -285,6 +286,10 @@ CREATE FUNCTION meetergo.store_event(p_event_key text,
                                      OUT outcome text,
                                      OUT deliveries integer)
 LANGUAGE plpgsql
+-- Runs with its owner's rights, so the responder's role needs nothing but
+-- EXECUTE on this function (see roles.sql).
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     v_inserted boolean;
@@ -329,3 +334,7 @@ BEGIN
     END IF;
 END
 $fn$;
+
+REVOKE ALL ON FUNCTION meetergo.apply_event(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION meetergo.store_event(text, text, text, text, text,
+                                            jsonb, jsonb) FROM PUBLIC;

@@ -34,7 +34,10 @@ usage(FILE *f)
 	    "usage: meetergo-webhookctl [--sql-dir DIR] COMMAND [ARG...]\n"
 	    "\n"
 	    "commands:\n"
-	    "  migrate        create or upgrade the schema (safe to repeat)\n"
+	    "  migrate [--roles]\n"
+	    "                 create or upgrade the schema (safe to repeat);\n"
+	    "                 --roles also grants meetergo_writer and\n"
+	    "                 meetergo_reader their privileges\n"
 	    "  check          settings, database, schema version and spool\n"
 	    "  drain          load spooled events into the database\n"
 	    "  replay         rebuild the booking tables from the event log\n"
@@ -55,11 +58,13 @@ cmd_migrate(struct ctl *c, int argc, char **argv)
 {
 	struct error	 err;
 	PGconn		*conn;
-	int		 from = 0, to = 0;
+	int		 from = 0, to = 0, roles = 0;
 
 	error_init(&err);
-	if (argc != 0) {
-		log_err("migrate takes no arguments");
+	if (argc == 1 && strcmp(argv[0], "--roles") == 0)
+		roles = 1;
+	else if (argc != 0) {
+		log_err("usage: migrate [--roles]");
 		return 2;
 	}
 	if ((conn = db_conn(c->db, &err)) == NULL ||
@@ -71,6 +76,13 @@ cmd_migrate(struct ctl *c, int argc, char **argv)
 		printf("schema is at version %d, nothing to do\n", to);
 	else
 		printf("schema migrated from version %d to %d\n", from, to);
+	if (roles) {
+		if (schema_apply(conn, c->sqldir, "roles.sql", &err) == -1) {
+			log_err("migrate --roles: %s", err.text);
+			return 1;
+		}
+		printf("roles meetergo_writer and meetergo_reader granted\n");
+	}
 	return 0;
 }
 

@@ -148,6 +148,32 @@ schema_version(PGconn *conn, int *version, struct error *err)
 	return read_version(conn, version, err);
 }
 
+int
+schema_apply(PGconn *conn, const char *sqldir, const char *name,
+    struct error *err)
+{
+	struct buf	text;
+	char		path[4096];
+	int		rc = -1;
+
+	buf_init(&text, SCHEMA_FILE_MAX);
+	snprintf(path, sizeof(path), "%s/%s", sqldir, name);
+	if (read_file(path, &text, err) == -1)
+		goto done;
+	if (exec(conn, "BEGIN", "begin", err) == -1)
+		goto done;
+	if (exec(conn, text.data != NULL ? text.data : "", name, err) == -1) {
+		PQclear(PQexec(conn, "ROLLBACK"));
+		goto done;
+	}
+	if (exec(conn, "COMMIT", "commit", err) == -1)
+		goto done;
+	rc = 0;
+done:
+	buf_release(&text);
+	return rc;
+}
+
 static int
 record_version(PGconn *conn, const struct migration *m, struct error *err)
 {

@@ -14,6 +14,13 @@
 int	schema_migrate(PGconn *, const char *sqldir, int *from, int *to,
 	    struct error *err);
 
+/*
+ * Run one file of sqldir (e.g. "roles.sql") in a transaction.  0, or -1
+ * with err set.
+ */
+int	schema_apply(PGconn *, const char *sqldir, const char *name,
+	    struct error *err);
+
 /* The recorded version, 0 when the schema was never migrated. */
 int	schema_version(PGconn *, int *version, struct error *err);
 
