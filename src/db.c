@@ -323,7 +323,7 @@ booking_row(const struct event *ev, int *bad)
 		if (b->remove_attendees)
 			put(row, "attendees_mode", json_string("remove"), bad);
 	}
-	if (b->has_hosts && !b->remove_attendees) {
+	if (b->has_hosts) {
 		put(row, "hosts", arr = json_array(), bad);
 		for (i = 0; arr != NULL && i < b->nhosts; i++) {
 			const struct host	*h = &b->hosts[i];
@@ -564,13 +564,17 @@ db_replay(struct db *db, int keep_secret, long *applied, long *total,
     struct error *err)
 {
 	/*
-	 * The same order key the ON CONFLICT clause uses: creations first,
-	 * then updatedAt, then rank, then first receipt.
+	 * The events that changed the tables live, in the order key of the
+	 * ON CONFLICT clause: creations first, then updatedAt, then rank,
+	 * then first receipt.  An event is applied live only when its key is
+	 * above the stored one, so the applied events of a booking arrived
+	 * in this very order: replaying them repeats live delivery step for
+	 * step, and stale events, which changed nothing, are left out.
 	 */
 	static const char cursor[] =
 	    "DECLARE replay NO SCROLL CURSOR FOR "
 	    "SELECT event_key, payload::text FROM meetergo.webhook_events "
-	    "WHERE outcome IN ('applied', 'stale') "
+	    "WHERE outcome = 'applied' "
 	    "ORDER BY coalesce(event_rank, 0) > 1, "
 	    "event_updated_at NULLS FIRST, event_rank, received_at, event_key";
 	static const char apply[] =
