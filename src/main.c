@@ -1,13 +1,16 @@
 /* meetergo-webhook: the responder, as plain CGI or a FastCGI server. */
 #include "config.h"
 
+#include <sys/wait.h>
+
 #include <errno.h>
-#include <limits.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -35,7 +38,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: meetergo-webhook [--listen ADDR] [--backlog N]\n"
+	    "usage: meetergo-webhook [--listen ADDR] [--backlog N] [--workers N]\n"
 	    "\n"
 	    "Receives meetergo webhooks and stores them in PostgreSQL.\n"
 	    "Runs as plain CGI when GATEWAY_INTERFACE is set, as FastCGI\n"
@@ -44,6 +47,9 @@ usage(FILE *f)
 	    "\n"
 	    "  --listen ADDR   HOST:PORT, :PORT or unix:/PATH\n"
 	    "  --backlog N     listen queue length (default 128)\n"
+	    "  --workers N     worker processes, each serving one request at\n"
+	    "                  a time on its own database connection (default\n"
+	    "                  MEETERGO_WEBHOOK_WORKERS, else 1)\n"
 	    "  --help          show this help\n"
 	    "  --version       show the version\n"
 	    "\n"
@@ -81,41 +87,26 @@ run_cgi(void)
 	return 0;
 }
 
+/* One worker: accept and serve until SIGTERM. */
 static int
-run_fastcgi(int fd)
+serve(int fd, const struct settings *settings)
 {
-	struct sigaction sa;
-	struct settings	 settings;
-	struct error	 err;
 	struct handler	 h;
 	struct io	 io;
-	struct db	*db = NULL;
+	struct db	*db;
 	FCGX_Request	 req;
 	int		 rc = 1;
 
-	settings_init(&settings);
-	error_init(&err);
-	if (settings_load(&settings, &err) == -1) {
-		log_err("%s", err.text);
+	if ((db = db_new(settings)) == NULL) {
+		log_err("out of memory");
 		return 1;
 	}
-	if ((db = db_new(&settings)) == NULL) {
-		log_err("out of memory");
-		goto done;
-	}
-
-	/* No SA_RESTART: a blocked accept must return on SIGTERM. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-
 	if (FCGX_InitRequest(&req, fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_err("cannot set up the FastCGI request");
-		goto done;
+		db_free(db);
+		return 1;
 	}
-	handler_init(&h, &settings, NULL, db);
+	handler_init(&h, settings, NULL, db);
 	while (!quit) {
 		if (FCGX_Accept_r(&req) < 0) {
 			if (!quit)
@@ -128,11 +119,116 @@ run_fastcgi(int fd)
 		if (!quit)
 			handler_idle(&h);
 	}
+	rc = quit ? 0 : 1;
 	FCGX_Free(&req, 1);
 	handler_release(&h);
-	rc = quit ? 0 : 1;
-done:
 	db_free(db);
+	return rc;
+}
+
+static pid_t
+spawn(int fd, const struct settings *settings)
+{
+	pid_t pid;
+
+	if ((pid = fork()) == -1) {
+		log_err("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		int rc = serve(fd, settings);
+
+		OS_LibShutdown();
+		_exit(rc);
+	}
+	return pid;
+}
+
+/*
+ * Several workers share the listening socket, each with its own database
+ * connection.  The parent only restarts a worker that died and passes
+ * SIGTERM on: each worker finishes the request in hand and exits.
+ */
+static int
+supervise(int fd, const struct settings *settings, long n)
+{
+	pid_t	*pids;
+	pid_t	 pid;
+	time_t	 last_restart = 0;
+	long	 i, alive = 0;
+	int	 status, rc = 0;
+
+	if ((pids = calloc((size_t)n, sizeof(*pids))) == NULL) {
+		log_err("out of memory");
+		return 1;
+	}
+	for (i = 0; i < n; i++)
+		if ((pids[i] = spawn(fd, settings)) > 0)
+			alive++;
+	while (alive > 0) {
+		if ((pid = waitpid(-1, &status, 0)) == -1) {
+			if (errno != EINTR)
+				break;
+			if (quit)
+				for (i = 0; i < n; i++)
+					if (pids[i] > 0)
+						kill(pids[i], SIGTERM);
+			continue;
+		}
+		for (i = 0; i < n && pids[i] != pid; i++)
+			;
+		if (i == n)
+			continue;
+		pids[i] = 0;
+		alive--;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			rc = 1;
+			if (!quit) {
+				log_warn("worker %ld exited (%s %d); restarting",
+				    (long)pid, WIFEXITED(status) ? "status" :
+				    "signal", WIFEXITED(status) ?
+				    WEXITSTATUS(status) : WTERMSIG(status));
+				/* A worker that dies at once must not spin. */
+				if (time(NULL) - last_restart < 1)
+					sleep(1);
+				last_restart = time(NULL);
+				if ((pids[i] = spawn(fd, settings)) > 0) {
+					alive++;
+					rc = 0;
+				}
+			}
+		}
+	}
+	free(pids);
+	return rc;
+}
+
+static int
+run_fastcgi(int fd, long workers)
+{
+	struct sigaction sa;
+	struct settings	 settings;
+	struct error	 err;
+	int		 rc;
+
+	settings_init(&settings);
+	error_init(&err);
+	if (settings_load(&settings, &err) == -1) {
+		log_err("%s", err.text);
+		return 1;
+	}
+	if (workers == 0)
+		workers = settings.workers;
+
+	/* No SA_RESTART: a blocked accept or wait must return on SIGTERM. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	rc = workers > 1 ? supervise(fd, &settings, workers) :
+	    serve(fd, &settings);
 	settings_release(&settings);
 	return rc;
 }
@@ -197,12 +293,13 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "listen",	required_argument,	NULL, 'l' },
 		{ "backlog",	required_argument,	NULL, 'b' },
+		{ "workers",	required_argument,	NULL, 'w' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
 	};
 	const char	*listen_addr = NULL, *errstr;
-	long		 backlog = 128;
+	long		 backlog = 128, workers = 0;
 	int		 ch, fd, rc;
 
 	log_init(argc > 0 ? argv[0] : NULL);
@@ -232,6 +329,14 @@ main(int argc, char *argv[])
 				return 2;
 			}
 			break;
+		case 'w':
+			if (parse_long(optarg, 1, SETTINGS_MAX_WORKERS, &workers,
+			    &errstr) == -1) {
+				log_err("--workers \"%s\" is %s (want 1 to %d)",
+				    optarg, errstr, SETTINGS_MAX_WORKERS);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -258,7 +363,7 @@ main(int argc, char *argv[])
 		    "FastCGI (stdin is not a listening socket); use --listen");
 		return 2;
 	}
-	rc = run_fastcgi(fd);
+	rc = run_fastcgi(fd, workers);
 	OS_LibShutdown();
 	return rc;
 }

@@ -16,6 +16,7 @@ settings_init(struct settings *s)
 	s->db_timeout_ms = SETTINGS_DEFAULT_TIMEOUT_MS;
 	s->spool_max_files = SETTINGS_DEFAULT_SPOOL_FILES;
 	s->spool_max_bytes = SETTINGS_DEFAULT_SPOOL_BYTES;
+	s->workers = 1;
 }
 
 void
@@ -163,6 +164,9 @@ settings_load(struct settings *s, struct error *err)
 	if (env_long("MEETERGO_WEBHOOK_KEEP_SECRET", 0, 1, &keep, err) == -1)
 		goto fail;
 	s->keep_secret = keep == 1;
+	if (env_long("MEETERGO_WEBHOOK_WORKERS", 1, SETTINGS_MAX_WORKERS,
+	    &s->workers, err) == -1)
+		goto fail;
 	return 0;
 fail:
 	settings_release(s);

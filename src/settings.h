@@ -9,6 +9,7 @@
 #define SETTINGS_MAX_TOKENS		16
 #define SETTINGS_DEFAULT_MAX_BODY	262144L
 #define SETTINGS_DEFAULT_TIMEOUT_MS	5000L
+#define SETTINGS_MAX_WORKERS		256
 #define SETTINGS_DEFAULT_SPOOL_FILES	10000L
 #define SETTINGS_DEFAULT_SPOOL_BYTES	(256L * 1024 * 1024)
 
@@ -34,6 +35,7 @@ struct settings {
 	long		 spool_max_bytes;
 	long		 db_timeout_ms;
 	int		 keep_secret;
+	long		 workers;	/* FastCGI worker processes */
 };
 
 void	settings_init(struct settings *);
