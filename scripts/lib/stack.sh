@@ -1,4 +1,5 @@
 # shellcheck shell=sh
+# shellcheck disable=SC2034 # STACK_URL, STACK_BIN are for the caller
 # scripts/lib/stack.sh: a private PostgreSQL, responder and nginx on
 # loopback, for the demo and the benchmark.  Source it from the top of the
 # tree after setting STACK_TMP to a fresh directory; stack_stop (call it
