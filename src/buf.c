@@ -73,6 +73,32 @@ buf_appendf(struct buf *b, const char *fmt, ...)
 	return 0;
 }
 
+int
+buf_load(struct buf *b, const char *path)
+{
+	FILE	*f;
+	char	 chunk[8192];
+	size_t	 n;
+	int	 rc = 0, saved;
+
+	buf_reset(b);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_append(b, chunk, n) == -1) {
+			rc = -1;
+			break;
+		}
+	if (rc == 0 && ferror(f)) {
+		errno = EIO;
+		rc = -1;
+	}
+	saved = errno;
+	fclose(f);
+	errno = saved;
+	return rc;
+}
+
 void
 buf_reset(struct buf *b)
 {

@@ -21,6 +21,11 @@ void	buf_init(struct buf *, size_t max);
 int	buf_append(struct buf *, const void *, size_t);
 int	buf_appendf(struct buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+/*
+ * Replace the contents with the whole file at path.  0, or -1 with errno
+ * set (EMSGSIZE when the file holds more than max bytes).
+ */
+int	buf_load(struct buf *, const char *path);
 void	buf_reset(struct buf *);
 void	buf_release(struct buf *);
 

@@ -200,34 +200,19 @@ cmd_replay(struct ctl *c, int argc, char **argv)
 static int
 read_path(const char *path, struct buf *b, struct error *err)
 {
-	FILE	*f;
-	char	 chunk[8192];
-	size_t	 n;
-	int	 rc = -1;
-
-	buf_reset(b);
-	if ((f = fopen(path, "r")) == NULL) {
-		error_set(err, 500, "", "%s", strerror(errno));
-		return -1;
-	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (buf_append(b, chunk, n) == -1) {
+	if (buf_load(b, path) == -1) {
+		if (errno == EMSGSIZE)
 			error_set(err, 413, "", "over the limit of %zu bytes",
 			    b->max);
-			goto done;
-		}
-	if (ferror(f)) {
-		error_set(err, 500, "", "read error");
-		goto done;
+		else
+			error_set(err, 500, "", "%s", strerror(errno));
+		return -1;
 	}
 	if (memchr(b->data != NULL ? b->data : "", '\0', b->len) != NULL) {
 		error_set(err, 400, "", "contains a NUL byte");
-		goto done;
+		return -1;
 	}
-	rc = 0;
-done:
-	fclose(f);
-	return rc;
+	return 0;
 }
 
 static int

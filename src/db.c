@@ -191,7 +191,7 @@ db_conn(struct db *db, struct error *err)
 }
 
 static enum failure
-classify(const PGresult *res, const PGconn *conn)
+classify(const PGresult *res)
 {
 	const char *state;
 
@@ -212,7 +212,6 @@ classify(const PGresult *res, const PGconn *conn)
 		return FAIL_BUSY;
 	if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
 		return FAIL_DATA;
-	(void)conn;
 	return FAIL_FAULT;
 }
 
@@ -410,6 +409,47 @@ parse_outcome(const char *s, enum outcome *out)
 	return -1;
 }
 
+/*
+ * Run one statement of the responder's, returning its rows, or NULL with
+ * err set.  A connection kept across requests may have died since the last
+ * one (server restart, idle timeout): that costs one retry on a new
+ * connection, decided from the failed result.
+ */
+static PGresult *
+run(struct db *db, const char *sql, int nparams, const char *const *params,
+    struct error *err)
+{
+	PGresult	*res;
+	PGconn		*conn;
+	enum failure	 f;
+	int		 attempt, timed_out;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		if ((conn = db_conn(db, err)) == NULL)
+			return NULL;
+		res = exec_bounded(db, conn, sql, nparams, params, &timed_out);
+		if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
+			return res;
+		if (timed_out) {
+			db_disconnect(db);
+			error_set(err, 503, "", "database did not answer within "
+			    "%ld ms", db->settings->db_timeout_ms + DB_GRACE_MS);
+			return NULL;
+		}
+		f = classify(res);
+		if (f != FAIL_RETRY || attempt == 1) {
+			fail_error(db, res, f, err);
+			PQclear(res);
+			if (f == FAIL_RETRY)
+				db_disconnect(db);
+			return NULL;
+		}
+		PQclear(res);
+		db_disconnect(db);
+	}
+	return NULL;
+}
+
 int
 db_store(struct db *db, const char *event_key, const struct event *ev,
     const char *reason, enum outcome *outcome, long *deliveries,
@@ -421,9 +461,7 @@ db_store(struct db *db, const char *event_key, const struct event *ev,
 	const char	*params[7], *errstr;
 	char		*payload = NULL, *row = NULL;
 	PGresult	*res = NULL;
-	PGconn		*conn;
-	enum failure	 f;
-	int		 attempt, timed_out, rc = -1;
+	int		 rc = -1;
 
 	if ((payload = json_dumps(ev->root, JSON_COMPACT)) == NULL) {
 		error_set(err, 500, "", "out of memory encoding the payload");
@@ -444,35 +482,8 @@ db_store(struct db *db, const char *event_key, const struct event *ev,
 	params[5] = payload;
 	params[6] = row;
 
-	/*
-	 * A connection kept across requests may have died since the last
-	 * one (server restart, idle timeout): that costs one retry on a new
-	 * connection, decided from the failed result.
-	 */
-	for (attempt = 0; attempt < 2; attempt++) {
-		if ((conn = db_conn(db, err)) == NULL)
-			goto done;
-		res = exec_bounded(db, conn, sql, 7, params, &timed_out);
-		if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
-			break;
-		if (timed_out) {
-			db_disconnect(db);
-			error_set(err, 503, "", "database did not answer within "
-			    "%ld ms", db->settings->db_timeout_ms + DB_GRACE_MS);
-			goto done;
-		}
-		f = classify(res, conn);
-		if (f == FAIL_RETRY && attempt == 0) {
-			PQclear(res);
-			res = NULL;
-			db_disconnect(db);
-			continue;
-		}
-		fail_error(db, res, f, err);
-		if (f == FAIL_RETRY)
-			db_disconnect(db);
+	if ((res = run(db, sql, 7, params, err)) == NULL)
 		goto done;
-	}
 	if (PQntuples(res) != 1 || PQnfields(res) != 2 ||
 	    parse_outcome(PQgetvalue(res, 0, 0), outcome) == -1) {
 		error_set(err, 500, "", "meetergo.store_event answered "
@@ -497,36 +508,13 @@ db_ping(struct db *db, struct error *err)
 {
 	static const char sql[] =
 	    "SELECT max(version) FROM meetergo.schema_version";
-	PGresult	*res = NULL;
-	PGconn		*conn;
-	enum failure	 f;
+	PGresult	*res;
 	const char	*errstr;
 	long		 version;
-	int		 attempt, timed_out, rc = -1;
+	int		 rc = -1;
 
-	for (attempt = 0; attempt < 2; attempt++) {
-		if ((conn = db_conn(db, err)) == NULL)
-			return -1;
-		res = exec_bounded(db, conn, sql, 0, NULL, &timed_out);
-		if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
-			break;
-		if (timed_out) {
-			db_disconnect(db);
-			error_set(err, 503, "", "database did not answer in time");
-			goto done;
-		}
-		f = classify(res, conn);
-		if (f == FAIL_RETRY && attempt == 0) {
-			PQclear(res);
-			res = NULL;
-			db_disconnect(db);
-			continue;
-		}
-		fail_error(db, res, f, err);
-		if (f == FAIL_RETRY)
-			db_disconnect(db);
-		goto done;
-	}
+	if ((res = run(db, sql, 0, NULL, err)) == NULL)
+		return -1;
 	if (PQgetisnull(res, 0, 0) || parse_long(PQgetvalue(res, 0, 0), 0,
 	    INT_MAX, &version, &errstr) == -1 || version != DB_SCHEMA_VERSION) {
 		error_set(err, 503, "", "database schema is at version %s, "

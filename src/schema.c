@@ -50,29 +50,12 @@ file_version(const char *name)
 static int
 read_file(const char *path, struct buf *b, struct error *err)
 {
-	FILE	*f;
-	char	 chunk[8192];
-	size_t	 n;
-	int	 rc = -1;
-
-	if ((f = fopen(path, "r")) == NULL) {
-		error_set(err, 500, "", "cannot open \"%s\": %s", path,
-		    strerror(errno));
+	if (buf_load(b, path) == -1) {
+		error_set(err, 500, "", "cannot read \"%s\": %s", path,
+		    errno == EMSGSIZE ? "too large" : strerror(errno));
 		return -1;
 	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (buf_append(b, chunk, n) == -1) {
-			error_set(err, 500, "", "\"%s\" is too large", path);
-			goto done;
-		}
-	if (ferror(f)) {
-		error_set(err, 500, "", "cannot read \"%s\"", path);
-		goto done;
-	}
-	rc = 0;
-done:
-	fclose(f);
-	return rc;
+	return 0;
 }
 
 static int
