@@ -894,7 +894,8 @@ test_row_booking_attendee_removed(void **state)
 		"meeting_link", "location", "meeting_type_id",
 		"meeting_type_slug", "meeting_type_name", "duration_minutes",
 		"company_id", "created_at", "updated_at", "last_event_type",
-		"event_rank", "payload", "attendees", "attendees_mode", NULL
+		"event_rank", "payload", "attendees", "attendees_mode", "hosts",
+		NULL
 	};
 	struct event	 ev;
 	json_t		*row;
