@@ -17,6 +17,8 @@
 /* Between two requests, a drain takes at most this long or this many. */
 #define HANDLER_DRAIN_MS	200
 #define HANDLER_DRAIN_BATCH	100
+/* What is left of a refused body is read and dropped up to this much. */
+#define HANDLER_DISCARD_MAX	(4 * 1024 * 1024)
 
 void
 handler_init(struct handler *h, const struct settings *s,
@@ -214,8 +216,8 @@ serve_health(struct handler *h, struct io *io, int head)
 	response_send(io, 503, "status", "unavailable", head);
 }
 
-void
-handler_serve(struct handler *h, struct io *io)
+static void
+serve(struct handler *h, struct io *io)
 {
 	struct error	err;
 	enum outcome	outcome;
@@ -266,4 +268,12 @@ handler_serve(struct handler *h, struct io *io)
 		response_error(io, &err, 0);
 	else
 		response_outcome(io, outcome, 0);
+}
+
+void
+handler_serve(struct handler *h, struct io *io)
+{
+	serve(h, io);
+	/* A refused sender may still be sending; bounded, it does no harm. */
+	request_discard(io, HANDLER_DISCARD_MAX);
 }

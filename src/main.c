@@ -25,13 +25,15 @@
 
 static volatile sig_atomic_t	quit;
 
+/*
+ * Only a flag.  Not FCGX_ShutdownPending(): libfcgi then fails every read,
+ * also of the body of the request in hand.
+ */
 static void
 on_term(int sig)
 {
 	(void)sig;
 	quit = 1;
-	/* Only sets a flag in libfcgi: makes a blocked accept give up. */
-	FCGX_ShutdownPending();
 }
 
 static void
@@ -95,7 +97,8 @@ serve(int fd, const struct settings *settings)
 	struct io	 io;
 	struct db	*db;
 	FCGX_Request	 req;
-	int		 rc = 1;
+	sigset_t	 term;
+	int		 r, rc = 1;
 
 	if ((db = db_new(settings)) == NULL) {
 		log_err("out of memory");
@@ -107,8 +110,22 @@ serve(int fd, const struct settings *settings)
 		return 1;
 	}
 	handler_init(&h, settings, NULL, db);
-	while (!quit) {
-		if (FCGX_Accept_r(&req) < 0) {
+
+	/*
+	 * SIGTERM is let in only while waiting for a request, where it makes
+	 * the accept fail (FCGI_FAIL_ACCEPT_ON_INTR); a request in hand is
+	 * always finished.  One arriving between the check of quit and the
+	 * accept itself waits for the next request, or for SIGKILL.
+	 */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	sigprocmask(SIG_BLOCK, &term, NULL);
+	for (;;) {
+		sigprocmask(SIG_UNBLOCK, &term, NULL);
+		r = quit ? -1 : FCGX_Accept_r(&req);
+		sigprocmask(SIG_BLOCK, &term, NULL);
+		if (r < 0) {
 			if (!quit)
 				log_err("FastCGI accept failed");
 			break;

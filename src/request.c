@@ -1,6 +1,7 @@
 /* Method, content type, and a body bounded by CONTENT_LENGTH and a limit. */
 #include "config.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include "request.h"
@@ -169,4 +170,24 @@ request_read_body(struct io *io, struct buf *body, struct error *err)
 		return -1;
 	}
 	return 0;
+}
+
+void
+request_discard(struct io *io, size_t max)
+{
+	const char	*errstr;
+	char		 scratch[4096];
+	long		 declared;
+	size_t		 total = 0;
+	ssize_t		 n;
+
+	/* Without a declared body there is nothing to wait for. */
+	if (parse_long(io->param(io, "CONTENT_LENGTH"), 1, LONG_MAX,
+	    &declared, &errstr) == -1)
+		return;
+	if ((size_t)declared < max)
+		max = (size_t)declared;
+	while (total < max &&
+	    (n = io->read(io, scratch, sizeof(scratch))) > 0)
+		total += (size_t)n;
 }

@@ -32,4 +32,12 @@ int	request_check_content_type(const char *ct, struct error *err);
  */
 int	request_read_body(struct io *, struct buf *body, struct error *err);
 
+/*
+ * After the answer, read and drop what is left of the body announced by
+ * CONTENT_LENGTH, at most max bytes, so that closing the connection does not reset it under the
+ * answer (a peer that is still sending then gets a RST, and may drop the
+ * answer unread: mod_cgid and nginx both do).
+ */
+void	request_discard(struct io *, size_t max);
+
 #endif
