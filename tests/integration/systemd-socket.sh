@@ -1,0 +1,214 @@
+#!/bin/bash
+# systemd-socket.sh: the ways systemd (or spawn-fcgi) hands the responder
+# its socket, without systemd running:
+#  (a) the listening Unix socket as standard input (StandardInput=socket,
+#      spawn-fcgi), requests through cgi-fcgi;
+#  (b) LISTEN_FDS=1 with the socket on fd 3 and LISTEN_PID the responder's
+#      pid (systemd-socket-activate), and the cases it must refuse;
+#  (c) SIGTERM ends the responder with status 0, also in the middle of a
+#      request, which still gets its answer.
+# And the shipped units pass "systemd-analyze verify".
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+# shellcheck source=tests/lib/tap.sh
+. "$top_srcdir/tests/lib/tap.sh"
+# shellcheck source=tests/lib/pg.sh
+. "$top_srcdir/tests/lib/pg.sh"
+# shellcheck source=tests/lib/web.sh
+. "$top_srcdir/tests/lib/web.sh"
+
+pg_start
+migrate
+web_init
+export MEETERGO_WEBHOOK_TOKEN=socket-test-token-5e1c
+TEST_TOKEN=$MEETERGO_WEBHOOK_TOKEN
+W=$PG_TMP/work
+have_perl=no
+command -v perl >/dev/null 2>&1 && have_perl=yes
+
+# fixtures_through LABEL: every fixture posted to $FCGI_SOCK gets a 2xx
+# answer and has its event row.
+fixtures_through() {
+	local f
+	for f in "$FIXTURES"/*.json; do
+		post fcgi "$f"
+		like "$STATUS $BODY" '^2[0-9][0-9] \{"status":"[a-z]+"\}$' \
+		    "$1: $(basename "$f"): 2xx"
+		is "$(web_stored "$f")" 1 "$1: $(basename "$f"): stored"
+	done
+}
+
+# fd_is_socket PID FD: that descriptor of the process is a socket.
+fd_is_socket() {
+	case $(readlink "/proc/$1/fd/$2" 2>/dev/null) in
+	socket:*) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
+# --- (a) the socket as standard input --------------------------------------
+
+SOCK_A=$WEB_DIR/stdin.sock
+web_spawn stdin "$SOCK_A"
+PID_A=$WEB_PID
+if command -v spawn-fcgi >/dev/null 2>&1; then
+	how="spawn-fcgi -n"
+else
+	how="perl"
+fi
+diag "(a) responder pid $PID_A on $SOCK_A ($how)"
+is "$(readlink "/proc/$PID_A/exe")" "$(readlink -f "$WEB_BIN")" \
+    "(a) $how execs the responder in its own process"
+ok "$(fd_is_socket "$PID_A" 0; echo $?)" "(a) its standard input is the socket"
+FCGI_SOCK=$SOCK_A
+fixtures_through "(a) stdin socket"
+http fcgi GET -
+is "$STATUS $BODY" '200 {"status":"ok"}' "(a) GET health 200 ok"
+
+# (c) SIGTERM while idle, waiting in accept().
+web_stop stdin
+is "$?" 0 "(c) SIGTERM ends the idle stdin-socket responder with status 0"
+
+# --- (b) LISTEN_FDS / LISTEN_PID ---------------------------------------------
+
+# "${PERL_ACTIVATE[@]}" SOCK FDS PID CMD...: CMD with a listening socket on fd 3,
+# LISTEN_FDS=FDS and LISTEN_PID=PID ("self": CMD's own pid), as systemd
+# passes it; standard input stays what it is (/dev/null here).
+# shellcheck disable=SC2016 # perl code
+PERL_ACTIVATE='
+	my ($path, $fds, $lp, @cmd) = @ARGV;
+	unlink $path;
+	my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM(),
+	    Local => $path, Listen => 16) or die "listen: $!";
+	my $fd = fileno($s);
+	if ($fd != 3) { POSIX::dup2($fd, 3) or die "dup2: $!"; }
+	open(my $h, "<&=", 3) or die "fd 3: $!";
+	fcntl($h, F_SETFD, 0) or die "fcntl: $!";
+	$ENV{LISTEN_FDS} = $fds;
+	$ENV{LISTEN_PID} = $lp eq "self" ? $$ : $lp;
+	exec { $cmd[0] } @cmd or die "exec: $!";'
+PERL_ACTIVATE=(perl -MIO::Socket::UNIX -MPOSIX -MFcntl -e "$PERL_ACTIVATE")
+
+SOCK_B=$WEB_DIR/activate.sock
+if command -v systemd-socket-activate >/dev/null 2>&1; then
+	# systemd-socket-activate opens the socket, waits for the first
+	# connection, then execs the program in its own process, with only
+	# the variables given with -E (the service's EnvironmentFile).
+	systemd-socket-activate -l "$SOCK_B" -E MEETERGO_WEBHOOK_DSN \
+	    -E MEETERGO_WEBHOOK_TOKEN -- "$WEB_BIN" \
+	    </dev/null >/dev/null 2>>"$PG_TMP/activate.log" &
+	PID_B=$!
+	track_pid "$PID_B"
+	for _ in $(seq 1 100); do
+		[ -S "$SOCK_B" ] && break
+		sleep 0.1
+	done
+	FCGI_SOCK=$SOCK_B
+	fixtures_through "(b) systemd-socket-activate"
+	is "$(readlink "/proc/$PID_B/exe")" "$(readlink -f "$WEB_BIN")" \
+	    "(b) the responder runs as the pid LISTEN_PID named"
+	ok "$(fd_is_socket "$PID_B" 3; echo $?)" "(b) fd 3 is the socket"
+	! fd_is_socket "$PID_B" 0
+	ok $? "(b) its standard input is not a socket"
+	kill -TERM "$PID_B" 2>/dev/null
+	web_wait_exit "$PID_B"
+	is "$?" 0 "(c) SIGTERM ends the socket-activated responder with status 0"
+else
+	pass "# SKIP (b) systemd-socket-activate not installed (Debian: systemd)"
+fi
+
+if [ "$have_perl" = yes ]; then
+	SOCK_P=$WEB_DIR/perl.sock
+	"${PERL_ACTIVATE[@]}" "$SOCK_P" 1 self "$WEB_BIN" \
+	    </dev/null >/dev/null 2>>"$PG_TMP/perl.log" &
+	PID_P=$!
+	track_pid "$PID_P"
+	for _ in $(seq 1 100); do
+		[ -S "$SOCK_P" ] && break
+		sleep 0.1
+	done
+	FCGI_SOCK=$SOCK_P
+	variant "$FIXTURES/booking_created.flat.json" "$W/fd3.json" \
+	    id=socket-fd3-0001
+	post fcgi "$W/fd3.json"
+	is "$STATUS $BODY" '200 {"status":"stored"}' \
+	    "(b) LISTEN_FDS=1, LISTEN_PID=own pid, fd 3 (perl): 200 stored"
+	kill -TERM "$PID_P" 2>/dev/null
+	web_wait_exit "$PID_P"
+	is "$?" 0 "(c) ... and SIGTERM ends it with status 0"
+
+	# Refused: the variables meant for another process, no socket or
+	# two.  The responder must not serve (timeout would end it: 124).
+	for c in "1 1" "1 999999" "2 self" "0 self"; do
+		read -r fds lp <<<"$c"
+		timeout 10 "${PERL_ACTIVATE[@]}" "$WEB_DIR/refused.sock" "$fds" "$lp" \
+		    "$WEB_BIN" </dev/null >/dev/null 2>"$W/refused.err"
+		is "$?" 2 "(b) LISTEN_FDS=$fds LISTEN_PID=$lp: exits 2, serves nothing"
+		like "$(cat "$W/refused.err")" '^meetergo-webhook: ' \
+		    "(b) LISTEN_FDS=$fds LISTEN_PID=$lp: says why"
+	done
+else
+	pass "# SKIP (b) LISTEN_FDS cases: perl not installed"
+fi
+
+# --- (c) SIGTERM in the middle of a request ---------------------------------
+
+# The body arrives in two parts; SIGTERM comes between them.  The request
+# in hand must still be answered (README: "SIGTERM lets the request in
+# hand finish, then the process exits 0"), as systemd stops the service
+# while meetergo may be delivering.
+SOCK_T=$WEB_DIR/term.sock
+web_spawn term "$SOCK_T"
+PID_T=$WEB_PID
+variant "$FIXTURES/booking_created.flat.json" "$W/term.json" \
+    id=socket-term-0001
+len=$(wc -c <"$W/term.json")
+mkfifo "$W/term.fifo"
+req_env POST - CONTENT_TYPE=application/json CONTENT_LENGTH="$len" \
+    HTTP_X_WEBHOOK_TOKEN="$TEST_TOKEN"
+env -i PATH="$PATH" "${REQ_ENV[@]}" timeout 20 cgi-fcgi -bind \
+    -connect "$SOCK_T" <"$W/term.fifo" >"$W/term.out" 2>>"$PG_TMP/cgi-fcgi.log" &
+CPID=$!
+track_pid "$CPID"
+exec 7>"$W/term.fifo"
+head -c 100 "$W/term.json" >&7
+sleep 0.5
+kill -TERM "$PID_T"
+sleep 0.3
+tail -c +101 "$W/term.json" >&7
+exec 7>&-
+web_wait_exit "$CPID" 200
+is "$(resp_status "$W/term.out") $(resp_body "$W/term.out")" \
+    '200 {"status":"stored"}' \
+    "(c) SIGTERM while a body arrives: that request still gets 200 stored"
+is "$(web_stored "$W/term.json")" 1 "(c) ... and its event is stored"
+web_stop term
+is "$?" 0 "(c) ... and the responder then ends with status 0"
+
+# --- the shipped units ------------------------------------------------------
+
+if command -v systemd-analyze >/dev/null 2>&1; then
+	U=$WEB_DIR/units
+	mkdir -p "$U/man/man8"
+	# As installed, with @sbindir@ a directory that holds the program
+	# (verify checks that ExecStart= can be run) and the man pages where
+	# Documentation=man:... finds them.
+	sed "s|@sbindir[@]|$WEB_DIR/sbin|g" \
+	    "$top_srcdir/systemd/meetergo-webhook.service.in" \
+	    >"$U/meetergo-webhook.service"
+	cp "$top_srcdir/systemd/meetergo-webhook.socket" "$U/"
+	cp "$top_srcdir"/man/*.8 "$U/man/man8/"
+	out=$(MANPATH=$U/man SYSTEMD_LOG_COLOR=0 timeout 60 systemd-analyze \
+	    verify "$U/meetergo-webhook.socket" "$U/meetergo-webhook.service" 2>&1)
+	rc=$?
+	is "$rc" 0 "systemd-analyze verify: the socket and service units pass"
+	is "$out" "" "systemd-analyze verify: no warnings"
+	grep -qx "ExecStart=$WEB_DIR/sbin/meetergo-webhook" \
+	    "$U/meetergo-webhook.service"
+	ok $? "the service's ExecStart is @sbindir@/meetergo-webhook"
+else
+	pass "# SKIP systemd-analyze not installed (Debian: systemd)"
+fi
+
+web_log_clean "the token is in no log" "$TEST_TOKEN" "$PG_TMP"/*.log
+done_testing

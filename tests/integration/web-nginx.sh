@@ -1,0 +1,200 @@
+#!/bin/bash
+# web-nginx.sh: nginx from the shipped nginx/meetergo-webhook-local.conf in
+# front of "meetergo-webhook --listen unix:..." stores every sample webhook
+# sent with curl, refuses an over-long body itself (413) without the
+# responder seeing it, passes Bearer tokens, answers the health check, and
+# keeps the token out of its logs.  The TLS nginx/meetergo-webhook.conf
+# passes "nginx -t" with a self-signed pair and serves the same over TLS.
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+# shellcheck source=tests/lib/tap.sh
+. "$top_srcdir/tests/lib/tap.sh"
+# shellcheck source=tests/lib/pg.sh
+. "$top_srcdir/tests/lib/pg.sh"
+# shellcheck source=tests/lib/web.sh
+. "$top_srcdir/tests/lib/web.sh"
+
+web_need_nginx
+pg_start
+migrate
+web_init
+TEST_TOKEN=nginx-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+export MEETERGO_WEBHOOK_TOKEN=$TEST_TOKEN
+W=$PG_TMP/work
+SOCK=$PG_TMP/main.sock
+fcgi_start main
+web_sock_for_workers "$SOCK"
+RLOG=$PG_TMP/main.log
+
+events() {
+	pg_sql "SELECT count(*) FROM meetergo.webhook_events"
+}
+
+# --- nginx/meetergo-webhook-local.conf ------------------------------------
+
+# shellcheck disable=SC2317 # called by web_nginx_start
+site_local() {		# PORT FILE
+	cp "$top_srcdir/nginx/meetergo-webhook-local.conf" "$2"
+	web_subst "$2" "listen 127.0.0.1:8080;" "listen 127.0.0.1:$1;"
+	web_subst "$2" unix:/run/meetergo-webhook/meetergo-webhook.sock \
+	    "unix:$SOCK"
+	web_subst "$2" /var/log/nginx/ "$PG_TMP/"
+}
+web_nginx_start local site_local
+URL=http://127.0.0.1:$WEB_PORT/webhooks/meetergo
+diag "nginx (local.conf) on 127.0.0.1:$WEB_PORT, pid $WEB_PID"
+
+web_fixtures_stored "local, ?token=" "$URL?token=$TEST_TOKEN"
+n=$(find "$FIXTURES" -maxdepth 1 -name '*.json' | wc -l)
+is "$(events)" "$n" "local: $n fixtures, $n event rows"
+
+web_get "$URL"
+is "$STATUS $BODY" '200 {"status":"ok"}' "local: GET health 200 ok"
+web_get "$URL" -I
+is "$STATUS" 200 "local: HEAD health 200"
+web_get "http://127.0.0.1:$WEB_PORT/elsewhere?token=$TEST_TOKEN"
+is "$STATUS" 404 "local: another path 404"
+
+variant "$FIXTURES/booking_created.flat.json" "$W/bearer.json" \
+    id=nginx-bearer-0001
+web_post "$URL" "$W/bearer.json" -H "Authorization: Bearer $TEST_TOKEN"
+is "$STATUS $BODY" '200 {"status":"stored"}' "local: Bearer token: 200 stored"
+is "$(pg_sql "SELECT status FROM meetergo.bookings
+	WHERE id = 'nginx-bearer-0001'")" booked "local: Bearer: booking stored"
+variant "$FIXTURES/booking_created.flat.json" "$W/header.json" \
+    id=nginx-header-0001
+web_post "$URL" "$W/header.json" -H "X-Webhook-Token: $TEST_TOKEN"
+is "$STATUS $BODY" '200 {"status":"stored"}' \
+    "local: X-Webhook-Token: 200 stored"
+base=$(events)
+variant "$FIXTURES/booking_created.flat.json" "$W/wrong.json" \
+    id=nginx-wrong-0001
+web_post "$URL" "$W/wrong.json" -H "Authorization: Bearer x$TEST_TOKEN"
+is "$STATUS" 401 "local: wrong Bearer token: 401"
+web_post "$URL" "$W/wrong.json"
+is "$STATUS" 401 "local: no token: 401"
+is "$(events)" "$base" "local: refused requests store nothing"
+
+# The limit: client_max_body_size 256k = MEETERGO_WEBHOOK_MAX_BODY's
+# default.  A body of exactly 262144 bytes goes through (in memory: no
+# temp file); one byte more is nginx's 413, which the responder never sees.
+web_pad_body "$W/limit.json" nginx-limit-0001 262144
+is "$(wc -c <"$W/limit.json")" 262144 "a body of exactly 262144 bytes"
+web_post "$URL?token=$TEST_TOKEN" "$W/limit.json"
+is "$STATUS $BODY" '200 {"status":"stored"}' \
+    "local: a body at the limit: 200 stored"
+is "$(find "$WEB_DIR/local/tmp" -type f | wc -l)" 0 \
+    "local: no body was written to a temp file"
+base=$(events)
+lines=$(wc -l <"$RLOG")
+web_pad_body "$W/big.json" nginx-big-0001 262145
+web_post "$URL?token=$TEST_TOKEN" "$W/big.json"
+is "$STATUS" 413 "local: a body one byte over the limit: 413"
+unlike "$BODY" '"status"' "local: the 413 is nginx's, not the responder's"
+is "$(wc -l <"$RLOG")" "$lines" "local: the responder logged nothing for it"
+is "$(events)" "$base" "local: nothing stored for it"
+web_pad_body "$W/huge.json" nginx-huge-0001 3000000
+web_post "$URL?token=$TEST_TOKEN" "$W/huge.json"
+is "$STATUS" 413 "local: a 3 MB body: 413"
+is "$(wc -l <"$RLOG")" "$lines" "local: the responder logged nothing for it"
+
+ALOG=$PG_TMP/meetergo-webhook.access.log
+is "$(grep -c '"POST /webhooks/meetergo HTTP/1.1" 200 ' "$ALOG")" \
+    $((n + 3)) "local: the access log has every stored POST"
+like "$(cat "$ALOG")" '"POST /webhooks/meetergo HTTP/1.1" 413 ' \
+    "local: the access log has the 413"
+like "$(cat "$ALOG")" '"GET /webhooks/meetergo HTTP/1.1" 200 ' \
+    "local: the access log has the health check"
+is "$(grep -c meetergo "$PG_TMP/nginx-local-access.log" 2>/dev/null)" 0 \
+    "local: the webhook stays out of the http-level access log"
+web_log_clean "local: the token is in no log (access, error, responder)" \
+    "$TEST_TOKEN" "$ALOG" "$PG_TMP"/nginx-local-*.log "$RLOG" \
+    "$PG_TMP"/meetergo-webhook.error.log
+
+# --- nginx/meetergo-webhook.conf (TLS) ------------------------------------
+
+if ! command -v openssl >/dev/null 2>&1; then
+	pass "# SKIP TLS configuration: openssl not installed (Debian: openssl)"
+else
+	T=$WEB_DIR/tls
+	mkdir -p "$T"
+	timeout "$PG_TEST_TIMEOUT" openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
+	    -subj /CN=webhooks.example.com \
+	    -addext subjectAltName=DNS:webhooks.example.com \
+	    -keyout "$T/key.pem" -out "$T/cert.pem" >"$T/openssl.log" 2>&1 ||
+	    bail_out "openssl could not make a certificate"
+	chmod 0600 "$T/key.pem"
+
+	# The shipped file with its paths replaced, and loopback ports
+	# instead of 80 and 443 (nginx -t binds them too).
+	# shellcheck disable=SC2317 # called by web_nginx_start
+	site_tls() {		# PORT FILE
+		cp "$top_srcdir/nginx/meetergo-webhook.conf" "$2"
+		web_subst "$2" /etc/ssl/certs/webhooks.example.com.pem \
+		    "$T/cert.pem"
+		web_subst "$2" /etc/ssl/private/webhooks.example.com.key \
+		    "$T/key.pem"
+		web_subst "$2" unix:/run/meetergo-webhook/meetergo-webhook.sock \
+		    "unix:$SOCK"
+		web_subst "$2" /var/log/nginx/ "$PG_TMP/tls-"
+		HTTP_PORT=$(web_free_port)
+		web_subst "$2" "listen 80;" "listen 127.0.0.1:$HTTP_PORT;"
+		web_delete "$2" "listen [::]:80;"
+		web_subst "$2" "listen 443 ssl http2;" \
+		    "listen 127.0.0.1:$1 ssl http2;"
+		web_delete "$2" "listen [::]:443 ssl http2;"
+	}
+	site_tls "$(web_free_port)" "$T/tested.conf"
+	web_nginx_test tls-t "$T/tested.conf"
+	ok $? "meetergo-webhook.conf with a self-signed pair passes nginx -t" ||
+	    sed 's/^/# /' "$WEB_DIR/tls-t/nginx-t.out"
+
+	web_nginx_start tls site_tls
+	TLS_PORT=$WEB_PORT
+	diag "nginx (TLS) on 127.0.0.1:$TLS_PORT and :$HTTP_PORT"
+	TLS=(--cacert "$T/cert.pem"
+	    --resolve "webhooks.example.com:$TLS_PORT:127.0.0.1")
+	TURL=https://webhooks.example.com:$TLS_PORT/webhooks/meetergo
+
+	variant "$FIXTURES/booking_created.flat.json" "$W/tls.json" \
+	    id=nginx-tls-0001
+	web_post "$TURL?token=$TEST_TOKEN" "$W/tls.json" "${TLS[@]}"
+	is "$STATUS $BODY" '200 {"status":"stored"}' \
+	    "TLS: POST with ?token=: 200 stored"
+	is "$(web_stored "$W/tls.json")" 1 "TLS: stored"
+	variant "$FIXTURES/booking_created.flat.json" "$W/tls-bearer.json" \
+	    id=nginx-tls-0002
+	web_post "$TURL" "$W/tls-bearer.json" "${TLS[@]}" \
+	    -H "Authorization: Bearer $TEST_TOKEN"
+	is "$STATUS $BODY" '200 {"status":"stored"}' \
+	    "TLS: POST with a Bearer token: 200 stored"
+	web_get "$TURL" "${TLS[@]}"
+	is "$STATUS $BODY" '200 {"status":"ok"}' "TLS: GET health 200 ok"
+	base=$(events)
+	web_post "$TURL?token=$TEST_TOKEN" "$W/big.json" "${TLS[@]}"
+	is "$STATUS" 413 "TLS: an over-long body: 413"
+	is "$(events)" "$base" "TLS: nothing stored for it"
+	web_post "$TURL?token=x$TEST_TOKEN" "$W/tls.json" "${TLS[@]}"
+	is "$STATUS" 401 "TLS: wrong token: 401"
+
+	# Plain HTTP is redirected, without the query string.
+	STATUS=$(web_curl "$W/redirect" -D "$W/redirect.h" \
+	    -H 'Host: webhooks.example.com' \
+	    "http://127.0.0.1:$HTTP_PORT/webhooks/meetergo?token=$TEST_TOKEN")
+	is "$STATUS" 301 "TLS: plain HTTP gets 301"
+	is "$(sed -n 's/^Location: *//Ip' "$W/redirect.h" | tr -d '\r')" \
+	    https://webhooks.example.com/webhooks/meetergo \
+	    "TLS: the redirect goes to https, without the token"
+
+	TLOG=$PG_TMP/tls-meetergo-webhook.access.log
+	like "$(cat "$TLOG")" '"POST /webhooks/meetergo HTTP/[0-9.]+" 200 ' \
+	    "TLS: the access log has the requests"
+	like "$(cat "$TLOG")" '"POST /webhooks/meetergo HTTP/[0-9.]+" 413 ' \
+	    "TLS: the access log has the 413"
+	web_log_clean "TLS: the token is in no log (access, error, responder)" \
+	    "$TEST_TOKEN" "$PG_TMP"/tls-*.log "$PG_TMP"/nginx-tls-*.log "$RLOG"
+fi
+
+web_stop_all
+ok $? "nginx stops on SIGTERM"
+done_testing
