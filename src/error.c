@@ -21,6 +21,57 @@ error_isset(const struct error *e)
 	return e->status != 0;
 }
 
+/*
+ * Messages quote what the sender sent, cut at a byte count: replace what
+ * is not UTF-8 with '?' and drop a character cut in two, so the text can
+ * go into a JSON answer and a PostgreSQL text column.
+ */
+static void
+utf8_clean(char *s)
+{
+	unsigned char	*p = (unsigned char *)s;
+	size_t		 i, n, len;
+	unsigned	 cp;
+
+	while (*p != '\0') {
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		if (*p >= 0xc2 && *p <= 0xdf) {
+			n = 1;
+			cp = *p & 0x1f;
+		} else if (*p >= 0xe0 && *p <= 0xef) {
+			n = 2;
+			cp = *p & 0x0f;
+		} else if (*p >= 0xf0 && *p <= 0xf4) {
+			n = 3;
+			cp = *p & 0x07;
+		} else {
+			*p++ = '?';
+			continue;
+		}
+		len = strlen((char *)p);
+		for (i = 1; i <= n && i < len && (p[i] & 0xc0) == 0x80; i++)
+			cp = cp << 6 | (p[i] & 0x3f);
+		if (i <= n) {
+			if (i == len) {		/* cut at the end: drop it */
+				*p = '\0';
+				return;
+			}
+			*p++ = '?';
+			continue;
+		}
+		/* Overlong forms, surrogates, beyond U+10FFFF. */
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
+			*p++ = '?';
+			continue;
+		}
+		p += n + 1;
+	}
+}
+
 void
 error_set(struct error *e, int status, const char *path, const char *fmt, ...)
 {
@@ -33,4 +84,6 @@ error_set(struct error *e, int status, const char *path, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->text, sizeof(e->text), fmt, ap);
 	va_end(ap);
+	utf8_clean(e->path);
+	utf8_clean(e->text);
 }

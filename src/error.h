@@ -5,7 +5,8 @@
 /*
  * Caller-owned, filled by the first function that fails and left alone by
  * the ones that fail after it, so the answer and the log line name the
- * cause rather than a consequence.  text never holds a secret.
+ * cause rather than a consequence.  text never holds a secret, and is
+ * always valid UTF-8 (what is not is replaced by '?').
  */
 #define ERROR_TEXT_MAX	240
 

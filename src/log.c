@@ -31,7 +31,7 @@ log_set_quiet(int quiet)
  * The whole line goes out in one write so that lines of concurrent
  * workers sharing the web server's error log do not interleave.
  */
-static void
+static void __attribute__((format(printf, 2, 0)))
 log_vline(const char *level, const char *fmt, va_list ap)
 {
 	char	line[1024];

@@ -330,8 +330,11 @@ main(int argc, char *argv[])
 	 * Under CGI, Apache passes a query string without '=' as argv:
 	 * the words are data, never options or commands.
 	 */
-	if (FCGX_IsCGI() && getenv("GATEWAY_INTERFACE") != NULL)
-		return run_cgi();
+	if (FCGX_IsCGI() && getenv("GATEWAY_INTERFACE") != NULL) {
+		rc = run_cgi();
+		OS_LibShutdown();
+		return rc;
+	}
 
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {

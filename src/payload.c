@@ -159,24 +159,40 @@ ts(struct walk *w, const json_t *obj, const char *path, const char *key,
 }
 
 /*
- * An id must be a non-empty string without control characters; anything
- * else would make a key no operator can look up.
+ * An id must be a string of 1 to PAYLOAD_ID_MAX characters without
+ * control characters (C0, DEL, C1); anything else would make a key no
+ * operator can look up.  jansson has already checked the UTF-8.
  */
 static int
 valid_id(const json_t *v)
 {
-	const char	*s = json_string_value(v);
-	size_t		 i, n;
+	const unsigned char	*s = (const unsigned char *)json_string_value(v);
+	size_t			 i, n, chars = 0;
 
 	if (s == NULL)
 		return 0;
 	n = json_string_length(v);
-	if (n == 0 || n > PAYLOAD_ID_MAX)
-		return 0;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+	for (i = 0; i < n; i++) {
+		if (s[i] < 0x20 || s[i] == 0x7f ||
+		    (s[i] == 0xc2 && i + 1 < n && s[i + 1] <= 0x9f))
 			return 0;
-	return 1;
+		if ((s[i] & 0xc0) != 0x80)
+			chars++;
+	}
+	return chars >= 1 && chars <= PAYLOAD_ID_MAX;
+}
+
+/* Characters, not bytes, in a valid UTF-8 string. */
+static size_t
+utf8_length(const json_t *v)
+{
+	const unsigned char	*s = (const unsigned char *)json_string_value(v);
+	size_t			 i, n = json_string_length(v), chars = 0;
+
+	for (i = 0; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			chars++;
+	return chars;
 }
 
 static int
@@ -192,7 +208,7 @@ require_id(struct walk *w, const json_t *obj, const char *key,
 		    v == NULL || json_is_null(v) ? "missing" :
 		    !json_is_string(v) ? "not a string" :
 		    json_string_length(v) == 0 ? "empty" :
-		    json_string_length(v) > PAYLOAD_ID_MAX ? "too long" :
+		    utf8_length(v) > PAYLOAD_ID_MAX ? "too long" :
 		    "not printable");
 		return -1;
 	}

@@ -86,9 +86,14 @@ response_send(struct io *io, int status, const char *key, const char *value,
 	if (status == 410 || status < 200 || status > 599)
 		status = 500;
 	buf_init(&out, 64 * 1024);
+	/* An answer goes out whatever the text: a fixed one if need be. */
 	if ((obj = json_pack("{s:s}", key, value)) == NULL ||
-	    (body = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII)) == NULL)
-		goto done;
+	    (body = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII)) == NULL) {
+		free(body);
+		if ((body = strdup(status < 400 ? "{\"status\":\"ok\"}" :
+		    "{\"error\":\"internal error\"}")) == NULL)
+			goto done;
+	}
 	if (buf_appendf(&out, "Status: %d %s\r\n"
 	    "Content-Type: application/json\r\n"
 	    "Content-Length: %zu\r\n"

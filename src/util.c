@@ -105,6 +105,12 @@ log_safe(char *dst, size_t dstsize, const char *src)
 			dst[i] = (char)c;
 	}
 	dst[i] = '\0';
-	if (n > dstsize - 1 && dstsize > 4)
-		memcpy(dst + dstsize - 4, "...", 4);
+	if (n > dstsize - 1 && dstsize > 4) {
+		size_t cut = dstsize - 4;
+
+		/* Not in the middle of a UTF-8 character. */
+		while (cut > 0 && ((unsigned char)src[cut] & 0xc0) == 0x80)
+			cut--;
+		memcpy(dst + cut, "...", 4);
+	}
 }
