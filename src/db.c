@@ -155,7 +155,7 @@ first_line(char *dst, size_t size, const char *msg)
 PGconn *
 db_conn(struct db *db, struct error *err)
 {
-	char		 timeout[24], options[64], msg[200];
+	char		 timeout[24], options[96], msg[200];
 	const char	*keys[6], *vals[6];
 
 	if (db->conn != NULL)
@@ -167,8 +167,12 @@ db_conn(struct db *db, struct error *err)
 	 */
 	snprintf(timeout, sizeof(timeout), "%ld",
 	    (db->settings->db_timeout_ms + 999) / 1000);
-	snprintf(options, sizeof(options), "-c statement_timeout=%ld",
-	    db->settings->db_timeout_ms);
+	/*
+	 * A 200 promises the event is durable, whatever the server's
+	 * default: synchronous_commit is set on for our sessions.
+	 */
+	snprintf(options, sizeof(options), "-c statement_timeout=%ld "
+	    "-c synchronous_commit=on", db->settings->db_timeout_ms);
 	keys[0] = "connect_timeout";		vals[0] = timeout;
 	keys[1] = "options";			vals[1] = options;
 	keys[2] = "fallback_application_name";	vals[2] = "meetergo-webhook";
@@ -208,6 +212,7 @@ classify(const PGresult *res)
 		return FAIL_RETRY;
 	if (strcmp(state, "53300") == 0 ||	/* too_many_connections */
 	    strcmp(state, "57014") == 0 ||	/* query_canceled (timeout) */
+	    strcmp(state, "25006") == 0 ||	/* read-only: a standby */
 	    strncmp(state, "53", 2) == 0)	/* insufficient_resources */
 		return FAIL_BUSY;
 	if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)

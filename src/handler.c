@@ -208,12 +208,30 @@ serve_health(struct handler *h, struct io *io, int head)
 	}
 	/* The cause goes to the log, not to whoever asked. */
 	log_warn("health: %s", err.text);
-	if (h->has_spool && access(h->settings->spool_dir, W_OK | X_OK) == 0 &&
-	    spool_count(&h->spool, NULL) < h->settings->spool_max_files) {
+	if (h->has_spool && spool_has_room(&h->spool)) {
 		response_send(io, 200, "status", "ok", head);
 		return;
 	}
 	response_send(io, 503, "status", "unavailable", head);
+}
+
+/*
+ * The answer to a failure: its message, but for 5xx only a word, since
+ * the cause (socket paths, SQL) is for the log, not for the sender.
+ */
+static void
+answer_error(struct io *io, const struct error *err)
+{
+	struct error pub;
+
+	if (err->status < 500) {
+		response_error(io, err, 0);
+		return;
+	}
+	error_init(&pub);
+	error_set(&pub, err->status, "", "%s", err->status == 503 ?
+	    "database unavailable" : "internal error");
+	response_error(io, &pub, 0);
 }
 
 static void
@@ -259,13 +277,13 @@ serve(struct handler *h, struct io *io)
 		else
 			log_event("-", NULL, NULL, "refused", err.status,
 			    &err);
-		response_error(io, &err, 0);
+		answer_error(io, &err);
 		return;
 	}
 
 	if (handler_event(h, h->body.data != NULL ? h->body.data : "",
 	    h->body.len, &outcome, &err) == -1 || outcome == OUTCOME_REJECTED)
-		response_error(io, &err, 0);
+		answer_error(io, &err);
 	else
 		response_outcome(io, outcome, 0);
 }

@@ -106,6 +106,17 @@ spool_count(const struct spool *s, long *bytes)
 }
 
 int
+spool_has_room(const struct spool *s)
+{
+	long files, bytes;
+
+	if (access(s->dir, W_OK | X_OK) == -1 ||
+	    (files = spool_count(s, &bytes)) == -1)
+		return 0;
+	return files < s->max_files && bytes < s->max_bytes;
+}
+
+int
 spool_put(const struct spool *s, const char *key, const char *body,
     size_t len, struct error *err)
 {

@@ -30,6 +30,9 @@ void	spool_init(struct spool *, const char *dir, long max_files,
 int	spool_put(const struct spool *, const char *key, const char *body,
 	    size_t len, struct error *err);
 
+/* 1 when the spool can take another event: writable, under both limits. */
+int	spool_has_room(const struct spool *);
+
 /* Count the waiting files; -1 if the directory cannot be read. */
 long	spool_count(const struct spool *, long *bytes);
 

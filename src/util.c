@@ -20,15 +20,12 @@ parse_long(const char *str, long min, long max, long *out,
 		neg = 1;
 		p++;
 	}
-	if (*p == '\0')
+	if (*p == '\0' || p[strspn(p, "0123456789")] != '\0')
 		goto invalid;
 	limit = neg ? (unsigned long)LONG_MAX + 1 : (unsigned long)LONG_MAX;
 	for (; *p != '\0'; p++) {
-		unsigned d;
+		unsigned d = (unsigned)(*p - '0');
 
-		if (*p < '0' || *p > '9')
-			goto invalid;
-		d = (unsigned)(*p - '0');
 		if (v > (limit - d) / 10) {
 			*errstr = neg ? "too small" : "too large";
 			return -1;
