@@ -207,12 +207,12 @@ classify(const PGresult *res)
 	    strcmp(state, "57P01") == 0 ||	/* admin_shutdown */
 	    strcmp(state, "57P02") == 0 ||	/* crash_shutdown */
 	    strcmp(state, "57P03") == 0 ||	/* cannot_connect_now */
+	    strcmp(state, "25006") == 0 ||	/* read-only: a standby now? */
 	    strcmp(state, "40001") == 0 ||	/* serialization_failure */
 	    strcmp(state, "40P01") == 0)	/* deadlock_detected */
 		return FAIL_RETRY;
 	if (strcmp(state, "53300") == 0 ||	/* too_many_connections */
 	    strcmp(state, "57014") == 0 ||	/* query_canceled (timeout) */
-	    strcmp(state, "25006") == 0 ||	/* read-only: a standby */
 	    strncmp(state, "53", 2) == 0)	/* insufficient_resources */
 		return FAIL_BUSY;
 	if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
