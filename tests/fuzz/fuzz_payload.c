@@ -1,0 +1,77 @@
+/* libFuzzer target: payload_decode, timestamp_parse and db_event_row. */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "db.h"
+#include "error.h"
+#include "fuzz.h"
+#include "payload.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+/* The canonical text of a timestamp is itself a strict timestamp. */
+static void
+fuzz_timestamp(const uint8_t *data, size_t size)
+{
+	struct timestamp	 ts, again;
+	char			*s;
+
+	if ((s = malloc(size + 1)) == NULL)
+		return;
+	memcpy(s, data, size);
+	s[size] = '\0';
+	if (timestamp_parse(s, &ts) == 0) {
+		CHECK(ts.set == 1);
+		CHECK(timestamp_parse(ts.text, &again) == 0);
+		CHECK(strcmp(ts.text, again.text) == 0);
+	} else
+		CHECK(ts.set == 0);
+	free(s);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct event	 ev;
+	struct error	 err;
+	char		*row, *payload;
+
+	fuzz_timestamp(data, size);
+
+	event_init(&ev);
+	error_init(&err);
+	if (payload_decode((const char *)data, size, 0, &ev, &err) == 0) {
+		CHECK(!error_isset(&err));
+		CHECK(ev.root != NULL && ev.type_name != NULL);
+		/* What db_store sends: the payload, and the row to apply. */
+		CHECK((payload = json_dumps(ev.root, JSON_COMPACT)) != NULL);
+		free(payload);
+		row = db_event_row(&ev);
+		if (ev.type != EVENT_UNKNOWN) {
+			CHECK(ev.id != NULL && ev.id[0] != '\0');
+			/* NULL would be answered 500 "out of memory". */
+			CHECK(row != NULL);
+		}
+		free(row);
+	} else {
+		CHECK(err.status == 400 || err.status == 422 ||
+		    err.status == 500);
+		if (err.status == 400)
+			CHECK(ev.root == NULL);
+		if (err.status == 422) {
+			/* Kept as rejected: the raw event and the reason. */
+			CHECK(ev.root != NULL && ev.type_name != NULL);
+			CHECK((payload = json_dumps(ev.root,
+			    JSON_COMPACT)) != NULL);
+			free(payload);
+		}
+		fuzz_check_answer(&err);
+	}
+	event_release(&ev);
+	return 0;
+}

@@ -1,0 +1,136 @@
+# shellcheck shell=bash
+# tests/integration/hostile-lib.sh: reads hostile.cases for hostile.sh and
+# valgrind.sh.  Source it after tests/lib/pg.sh, once $W (a scratch
+# directory) and $FIXTURES are set; then
+#
+#   hostile_each FUNCTION
+#
+# calls FUNCTION NAME STATUS STORED MODE WHY for every case and mode, with
+# the body in the file $HOSTILE_BODY ("-" for none), its length in $LEN,
+# its appointment id in $ID and the changed CGI variables in the array
+# HOSTILE_ARGS.  hostile.cases explains the columns.
+
+: "${HOSTILE_CASES:=$top_srcdir/tests/integration/hostile.cases}"
+
+# --- helpers the body and variable columns use ----------------------------
+
+# evof FIXTURE [KEY=STRING | KEY:=JSON | -KEY]...: the fixture with id
+# "$ID" (the case's own), then changed as variant() does.
+evof() {
+	local src=$FIXTURES/$1
+	shift
+	variant "$src" "$W/ev.tmp" id="$ID" "$@"
+	cat "$W/ev.tmp"
+}
+
+# ev [ARG...]: the same from booking_created.flat.json.
+ev() {
+	evof booking_created.flat.json "$@"
+}
+
+# rep N STRING: STRING N times.
+rep() {
+	REP_S=$2 awk -v n="$1" \
+	    'BEGIN { s = ENVIRON["REP_S"]; for (i = 0; i < n; i++) printf "%s", s }'
+}
+
+# nest N: an array N levels deep.
+nest() {
+	rep "$1" '['
+	rep "$1" ']'
+}
+
+# in_object N: a booking_created whose member "x" is an array N levels
+# deep: the document is N + 1 levels deep.
+in_object() {
+	printf '{"webhookType":"booking_created","id":"%s","x":' "$ID"
+	nest "$1"
+	printf '}'
+}
+
+# raw STRING: STRING as is, except that \xHH is the byte HH (JSON has no
+# \x escape, so \u escapes and other backslashes stay as written).
+raw() {
+	RAW_S=$1 perl -e '$_ = $ENV{RAW_S};
+	    s/\\x([0-9A-Fa-f]{2})/chr hex $1/ge; print'
+}
+
+# insert_at N STRING: standard input with raw STRING after its first N
+# bytes ("insert_at 2" adds members at the top of a fixture).
+insert_at() {
+	cat >"$W/ins.tmp"
+	head -c "$1" "$W/ins.tmp"
+	raw "$2"
+	tail -c +"$(($1 + 1))" "$W/ins.tmp"
+}
+
+# subst FROM TO: standard input with the first FROM replaced by TO, both
+# read as raw reads them; fails when FROM is not there.
+subst() {
+	SUBST_F=$1 SUBST_T=$2 perl -0777 -pe '
+	    BEGIN { ($f, $t) = map { s/\\x([0-9A-Fa-f]{2})/chr hex $1/ger }
+		@ENV{qw(SUBST_F SUBST_T)} }
+	    s/\Q$f\E/$t/ or die "subst: no \"$f\"\n"'
+}
+
+# --- the table ------------------------------------------------------------
+
+hostile_trim() {
+	local s=$1
+	s=${s#"${s%%[![:space:]]*}"}
+	s=${s%"${s##*[![:space:]]}"}
+	printf '%s' "$s"
+}
+
+# hostile_each FUNCTION: see the head of this file.  Bails out on a
+# malformed line or a body command that fails, so that a broken case
+# cannot pass by sending something else.
+hostile_each() {
+	local fn=$1 line name want store mode why vars body m modes
+	local -A seen=()
+
+	[ -r "$HOSTILE_CASES" ] || bail_out "cannot read $HOSTILE_CASES"
+	HOSTILE_COUNT=0
+	while IFS= read -r line || [ -n "$line" ]; do
+		case $line in
+		''|'#'*)	continue ;;
+		esac
+		IFS='|' read -r name want store mode why vars body <<<"$line"
+		name=$(hostile_trim "$name")
+		want=$(hostile_trim "$want")
+		store=$(hostile_trim "$store")
+		mode=$(hostile_trim "$mode")
+		why=$(hostile_trim "$why")
+		vars=$(hostile_trim "$vars")
+		body=$(hostile_trim "$body")
+		if [ -z "$name" ] || [ -z "$body" ]; then
+			bail_out "bad line in $HOSTILE_CASES: $line"
+		fi
+		[ -z "${seen[$name]:-}" ] || bail_out "case '$name' appears twice"
+		seen[$name]=1
+		[ "$why" != - ] || why=
+		case $mode in
+		fcgi|cgi)	modes=$mode ;;
+		both)		modes="fcgi cgi" ;;
+		*)		bail_out "$name: mode '$mode' is not fcgi, cgi or both" ;;
+		esac
+		for m in $modes; do
+			# The case's own id: no two cases share a body or a booking.
+			ID=h-$name-$m
+			HOSTILE_BODY=$W/$name.$m.body
+			LEN=0
+			if [ "$body" = - ]; then
+				HOSTILE_BODY=-
+			else
+				eval "$body" >"$HOSTILE_BODY" ||
+				    bail_out "$name: the body command failed"
+				# shellcheck disable=SC2034 # read by the table
+				LEN=$(wc -c <"$HOSTILE_BODY" | tr -d ' ')
+			fi
+			eval "HOSTILE_ARGS=($vars)" ||
+			    bail_out "$name: bad variables"
+			"$fn" "$name" "$want" "$store" "$m" "$why"
+		done
+		HOSTILE_COUNT=$((HOSTILE_COUNT + 1))
+	done <"$HOSTILE_CASES"
+}
