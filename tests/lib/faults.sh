@@ -11,21 +11,6 @@
 
 # --- processes ----------------------------------------------------------------
 
-# untrack_pid PID...: forget processes this script has waited for, so that
-# the trap does not signal their pids once the system has given them to
-# someone else (a run starts thousands of processes; pid_max may be 32768).
-untrack_pid() {
-	local keep=() p q drop
-	for p in "${PG_PIDS[@]}"; do
-		drop=
-		for q in "$@"; do
-			[ "$p" = "$q" ] && drop=1
-		done
-		[ -n "$drop" ] || keep+=("$p")
-	done
-	PG_PIDS=("${keep[@]}")
-}
-
 # reap PID...: wait for these processes (their status is the last one's),
 # then untrack them.
 reap() {

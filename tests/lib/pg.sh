@@ -171,6 +171,21 @@ track_pid() {
 	PG_PIDS+=("$1")
 }
 
+# untrack_pid PID...: forget processes this script has waited for, so that
+# the trap does not signal their pids once the system has given them to
+# someone else (a run starts thousands of processes; pid_max may be 32768).
+untrack_pid() {
+	local keep=() p q drop
+	for p in "${PG_PIDS[@]}"; do
+		drop=
+		for q in "$@"; do
+			[ "$p" = "$q" ] && drop=1
+		done
+		[ -n "$drop" ] || keep+=("$p")
+	done
+	PG_PIDS=("${keep[@]}")
+}
+
 pg_cleanup() {
 	local rc=$? pid f
 	trap - EXIT INT TERM HUP
@@ -256,6 +271,7 @@ fcgi_stop() {
 	[ -n "$pid" ] || return 0
 	kill -TERM "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
+	untrack_pid "$pid"
 	unset "FCGI_PID[$1]"
 }
 
