@@ -7,6 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
+/*
+ * fcgios.h drags in libfcgi's fcgi_config.h, whose PACKAGE_VERSION would
+ * replace ours: keep it to this file, which prints no version.
+ */
+#include <fcgios.h>
+
 #include "io.h"
 
 static ssize_t
@@ -134,4 +140,10 @@ io_init_mem(struct io *io, const char *const *envp, const char *in,
 	io->in = in;
 	io->inlen = inlen;
 	io->out = out;
+}
+
+void
+io_shutdown(void)
+{
+	OS_LibShutdown();
 }

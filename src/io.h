@@ -38,4 +38,7 @@ void	io_init_cgi(struct io *);
 void	io_init_mem(struct io *, const char *const *envp, const char *in,
 	    size_t inlen, struct buf *out);
 
+/* Free libfcgi's own tables at exit, so that nothing is left allocated. */
+void	io_shutdown(void);
+
 #endif

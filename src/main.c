@@ -4,8 +4,10 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +16,6 @@
 #include <unistd.h>
 
 #include <fcgiapp.h>
-#include <fcgios.h>
 
 #include "db.h"
 #include "handler.h"
@@ -97,7 +98,7 @@ serve(int fd, const struct settings *settings)
 	struct io	 io;
 	struct db	*db;
 	FCGX_Request	 req;
-	sigset_t	 term;
+	sigset_t	 term, waitmask;
 	int		 r, rc = 1;
 
 	if ((db = db_new(settings)) == NULL) {
@@ -112,22 +113,36 @@ serve(int fd, const struct settings *settings)
 	handler_init(&h, settings, NULL, db);
 
 	/*
-	 * SIGTERM is let in only while waiting for a request, where it makes
-	 * the accept fail (FCGI_FAIL_ACCEPT_ON_INTR); a request in hand is
-	 * always finished.  One arriving between the check of quit and the
-	 * accept itself waits for the next request, or for SIGKILL.
+	 * SIGTERM is let in only while waiting for a request, by ppoll, which
+	 * unblocks it atomically: a request in hand is always finished, and
+	 * no signal can slip in between a check of quit and the wait.  The
+	 * socket is non-blocking, so when another worker took the connection
+	 * accept fails with EAGAIN instead of sleeping with SIGTERM blocked.
 	 */
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 	sigaddset(&term, SIGINT);
-	sigprocmask(SIG_BLOCK, &term, NULL);
+	sigprocmask(SIG_BLOCK, &term, &waitmask);
+	sigdelset(&waitmask, SIGTERM);
+	sigdelset(&waitmask, SIGINT);
 	for (;;) {
-		sigprocmask(SIG_UNBLOCK, &term, NULL);
-		r = quit ? -1 : FCGX_Accept_r(&req);
-		sigprocmask(SIG_BLOCK, &term, NULL);
-		if (r < 0) {
-			if (!quit)
-				log_err("FastCGI accept failed");
+		struct pollfd pfd;
+
+		if (quit)
+			break;
+		/* A kept connection (FCGI_KEEP_CONN) brings the next one. */
+		pfd.fd = req.ipcFd >= 0 ? req.ipcFd : fd;
+		pfd.events = POLLIN;
+		if (ppoll(&pfd, 1, NULL, &waitmask) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_err("poll: %s", strerror(errno));
+			break;
+		}
+		if ((r = FCGX_Accept_r(&req)) < 0) {
+			if (r == -EAGAIN || r == -EWOULDBLOCK || r == -EINTR)
+				continue;
+			log_err("FastCGI accept failed: %s", strerror(-r));
 			break;
 		}
 		io_init_fcgx(&io, &req);
@@ -155,7 +170,7 @@ spawn(int fd, const struct settings *settings)
 	if (pid == 0) {
 		int rc = serve(fd, settings);
 
-		OS_LibShutdown();
+		io_shutdown();
 		_exit(rc);
 	}
 	return pid;
@@ -226,7 +241,7 @@ run_fastcgi(int fd, long workers)
 	struct sigaction sa;
 	struct settings	 settings;
 	struct error	 err;
-	int		 rc;
+	int		 flags, rc;
 
 	settings_init(&settings);
 	error_init(&err);
@@ -236,6 +251,12 @@ run_fastcgi(int fd, long workers)
 	}
 	if (workers == 0)
 		workers = settings.workers;
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1) {
+		log_err("listening socket: %s", strerror(errno));
+		settings_release(&settings);
+		return 1;
+	}
 
 	/* No SA_RESTART: a blocked accept or wait must return on SIGTERM. */
 	memset(&sa, 0, sizeof(sa));
@@ -332,7 +353,7 @@ main(int argc, char *argv[])
 	 */
 	if (FCGX_IsCGI() && getenv("GATEWAY_INTERFACE") != NULL) {
 		rc = run_cgi();
-		OS_LibShutdown();
+		io_shutdown();
 		return rc;
 	}
 
@@ -384,6 +405,6 @@ main(int argc, char *argv[])
 		return 2;
 	}
 	rc = run_fastcgi(fd, workers);
-	OS_LibShutdown();
+	io_shutdown();
 	return rc;
 }
