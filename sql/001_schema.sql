@@ -127,8 +127,9 @@ SELECT b.*,
    AND b.start_at > now();
 
 -- Apply one decoded event to the booking tables.  p_row is the mapping the
--- program made of the payload (see src/db.c); it carries "kind" and the
--- column values.  Returns 'applied', or 'stale' when what is stored is
+-- program made of the payload p_payload (see src/db.c); it carries "kind",
+-- the column values, and "subject", the key of the appointment, employee
+-- or form object within p_payload when it is not p_payload itself.  Returns 'applied', or 'stale' when what is stored is
 -- newer.  The order rule lives in the ON CONFLICT ... WHERE clause so that
 -- it holds under concurrent deliveries: a row lock is taken on conflict and
 -- the WHERE sees the latest committed version.
@@ -136,13 +137,18 @@ SELECT b.*,
 -- Order key of a booking event: (not booking_created, updatedAt, rank).  A
 -- booking_created never overrides any later kind of event, so a late
 -- creation cannot revive a cancelled booking whatever its updatedAt says.
-CREATE FUNCTION meetergo.apply_event(p_event_key text, p_row jsonb)
+CREATE FUNCTION meetergo.apply_event(p_event_key text, p_payload jsonb,
+                                     p_row jsonb)
 RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    v_id text := p_row->>'id';
+    v_id       text := p_row->>'id';
+    v_payload  jsonb := CASE WHEN p_row ? 'subject'
+                             THEN p_payload -> (p_row->>'subject')
+                             ELSE p_payload END;
+    v_inserted boolean;
 BEGIN
     CASE p_row->>'kind'
     WHEN 'booking' THEN
@@ -157,7 +163,7 @@ BEGIN
                r.location, r.meeting_type_id, r.meeting_type_slug,
                r.meeting_type_name, r.duration_minutes, r.company_id,
                r.created_at, r.updated_at, r.last_event_type, p_event_key,
-               r.event_rank, r.payload
+               r.event_rank, v_payload
           FROM jsonb_populate_record(NULL::meetergo.bookings, p_row) r
         ON CONFLICT (id) DO UPDATE
            SET status            = EXCLUDED.status,
@@ -189,12 +195,13 @@ BEGIN
                 EXCLUDED.event_rank)
              > (b.event_rank > 1,
                 coalesce(b.updated_at, '-infinity'),
-                b.event_rank);
+                b.event_rank)
+        RETURNING (b.xmax = 0) INTO v_inserted;
         IF NOT FOUND THEN
             RETURN 'stale';
         END IF;
 
-        IF p_row->>'attendees_mode' = 'remove' THEN
+        IF p_row->>'attendees_mode' = 'remove' AND NOT v_inserted THEN
             -- One attendee left a group booking: the event lists who left.
             DELETE FROM meetergo.booking_attendees ba
              WHERE ba.booking_id = v_id
@@ -204,8 +211,10 @@ BEGIN
                             WHERE l.attendee_id = ba.attendee_id
                                OR (l.attendee_id IS NULL
                                    AND lower(l.email) = lower(ba.email)));
-        ELSIF p_row ? 'attendees' THEN
-            DELETE FROM meetergo.booking_attendees WHERE booking_id = v_id;
+        ELSIF p_row ? 'attendees' AND p_row->>'attendees_mode' IS NULL THEN
+            IF NOT v_inserted THEN
+                DELETE FROM meetergo.booking_attendees WHERE booking_id = v_id;
+            END IF;
             INSERT INTO meetergo.booking_attendees
                    (booking_id, position, attendee_id, email, firstname,
                     lastname, fullname, phone, timezone, language)
@@ -221,7 +230,9 @@ BEGIN
         END IF;
 
         IF p_row ? 'hosts' THEN
-            DELETE FROM meetergo.booking_hosts WHERE booking_id = v_id;
+            IF NOT v_inserted THEN
+                DELETE FROM meetergo.booking_hosts WHERE booking_id = v_id;
+            END IF;
             INSERT INTO meetergo.booking_hosts
                    (booking_id, position, host_id, email, full_name, slug)
             SELECT v_id, t.n, t.host_id, t.email, t.full_name, t.slug
@@ -238,7 +249,7 @@ BEGIN
                (id, email, full_name, company_id, created_at, updated_at,
                 payload)
         SELECT r.id, r.email, r.full_name, r.company_id, r.created_at,
-               r.updated_at, r.payload
+               r.updated_at, v_payload
           FROM jsonb_populate_record(NULL::meetergo.employees, p_row) r
         ON CONFLICT (id) DO UPDATE
            SET email      = EXCLUDED.email,
@@ -256,7 +267,7 @@ BEGIN
                (event_key, form_id, submission_id, company_id, submitted_at,
                 payload)
         SELECT p_event_key, r.form_id, r.submission_id, r.company_id,
-               r.submitted_at, r.payload
+               r.submitted_at, v_payload
           FROM jsonb_populate_record(NULL::meetergo.form_submissions, p_row) r
         ON CONFLICT (submission_id) DO NOTHING;
         RETURN CASE WHEN FOUND THEN 'applied' ELSE 'stale' END;
@@ -326,7 +337,7 @@ BEGIN
         RETURN;
     END IF;
 
-    outcome := meetergo.apply_event(p_event_key, p_row);
+    outcome := meetergo.apply_event(p_event_key, p_payload, p_row);
     IF outcome <> 'applied' THEN
         UPDATE meetergo.webhook_events
            SET outcome = store_event.outcome
@@ -335,6 +346,6 @@ BEGIN
 END
 $fn$;
 
-REVOKE ALL ON FUNCTION meetergo.apply_event(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION meetergo.apply_event(text, jsonb, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION meetergo.store_event(text, text, text, text, text,
                                             jsonb, jsonb) FROM PUBLIC;

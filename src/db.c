@@ -19,6 +19,7 @@
 struct db {
 	const struct settings	*settings;
 	PGconn			*conn;
+	int			 prepared;	/* on this connection */
 };
 
 /* How a failed statement should be handled. */
@@ -64,15 +65,15 @@ wait_socket(PGconn *conn, short events, long deadline)
 }
 
 /*
- * PQexecParams with a deadline of our own: statement_timeout only helps
- * while the server is there to enforce it, and a vanished host or a
- * half-open connection would otherwise hang the worker.  NULL with
- * *timed_out set when the deadline passed; the connection is then not to
- * be trusted.  Otherwise the result, an error result when one came.
+ * Collect the result of the query just sent, with a deadline of our own:
+ * statement_timeout only helps while the server is there to enforce it,
+ * and a vanished host or a half-open connection would otherwise hang the
+ * worker.  NULL with *timed_out set when the deadline passed; the
+ * connection is then not to be trusted.  Otherwise the result, an error
+ * result when one came.
  */
 static PGresult *
-exec_bounded(struct db *db, PGconn *conn, const char *sql, int nparams,
-    const char *const *params, int *timed_out)
+await_result(struct db *db, PGconn *conn, int *timed_out)
 {
 	PGresult	*res, *keep = NULL;
 	long		 deadline;
@@ -80,9 +81,6 @@ exec_bounded(struct db *db, PGconn *conn, const char *sql, int nparams,
 
 	*timed_out = 0;
 	deadline = now_ms() + db->settings->db_timeout_ms + DB_GRACE_MS;
-	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL,
-	    0))
-		return NULL;
 	while ((r = PQflush(conn)) == 1)
 		if ((r = wait_socket(conn, POLLOUT | POLLIN, deadline)) != 1)
 			goto wait_failed;
@@ -113,6 +111,34 @@ wait_failed:
 	return NULL;
 }
 
+/*
+ * Run sql on conn within the deadline.  With stmt set (and prepared
+ * statements allowed), it is prepared once per connection under that name
+ * and executed as such after: no parsing and planning per event.
+ */
+static PGresult *
+exec_bounded(struct db *db, PGconn *conn, const char *stmt, const char *sql,
+    int nparams, const char *const *params, int *timed_out)
+{
+	PGresult *res;
+
+	*timed_out = 0;
+	if (stmt != NULL && db->settings->prepare && !db->prepared) {
+		if (!PQsendPrepare(conn, stmt, sql, nparams, NULL))
+			return NULL;
+		res = await_result(db, conn, timed_out);
+		if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+			return res;
+		PQclear(res);
+		db->prepared = 1;
+	}
+	if (stmt != NULL && db->settings->prepare ?
+	    !PQsendQueryPrepared(conn, stmt, nparams, params, NULL, NULL, 0) :
+	    !PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
+		return NULL;
+	return await_result(db, conn, timed_out);
+}
+
 struct db *
 db_new(const struct settings *s)
 {
@@ -129,6 +155,7 @@ db_disconnect(struct db *db)
 {
 	PQfinish(db->conn);
 	db->conn = NULL;
+	db->prepared = 0;
 }
 
 void
@@ -208,6 +235,7 @@ classify(const PGresult *res)
 	    strcmp(state, "57P02") == 0 ||	/* crash_shutdown */
 	    strcmp(state, "57P03") == 0 ||	/* cannot_connect_now */
 	    strcmp(state, "25006") == 0 ||	/* read-only: a standby now? */
+	    strcmp(state, "26000") == 0 ||	/* our prepared statement gone */
 	    strcmp(state, "40001") == 0 ||	/* serialization_failure */
 	    strcmp(state, "40P01") == 0)	/* deadlock_detected */
 		return FAIL_RETRY;
@@ -303,7 +331,6 @@ booking_row(const struct event *ev, int *bad)
 	put(row, "updated_at", jts(&b->updated_at), bad);
 	put(row, "last_event_type", json_string(ev->type_name), bad);
 	put(row, "event_rank", json_integer(ev->rank), bad);
-	put(row, "payload", json_incref(ev->subject), bad);
 
 	if (b->has_attendees) {
 		put(row, "attendees", arr = json_array(), bad);
@@ -369,7 +396,6 @@ db_event_row(const struct event *ev)
 		put(row, "company_id", jstr(ev->employee.company_id), &bad);
 		put(row, "created_at", jts(&ev->employee.created_at), &bad);
 		put(row, "updated_at", jts(&ev->employee.updated_at), &bad);
-		put(row, "payload", json_incref(ev->subject), &bad);
 		break;
 	case EVENT_FORM_SUBMISSION:
 		if ((row = json_object()) == NULL)
@@ -380,11 +406,16 @@ db_event_row(const struct event *ev)
 		    &bad);
 		put(row, "company_id", jstr(ev->form.company_id), &bad);
 		put(row, "submitted_at", jts(&ev->form.submitted_at), &bad);
-		put(row, "payload", json_incref(ev->subject), &bad);
 		break;
 	case EVENT_UNKNOWN:
 		return NULL;
 	}
+	/*
+	 * The payload itself is not repeated here: the SQL takes the stored
+	 * one, or its "data" in the envelope shape.
+	 */
+	if (row != NULL && ev->subject != ev->root)
+		put(row, "subject", json_string("data"), &bad);
 	if (row != NULL && !bad)
 		text = json_dumps(row, JSON_COMPACT);
 	json_decref(row);
@@ -421,8 +452,8 @@ parse_outcome(const char *s, enum outcome *out)
  * connection, decided from the failed result.
  */
 static PGresult *
-run(struct db *db, const char *sql, int nparams, const char *const *params,
-    struct error *err)
+run(struct db *db, const char *stmt, const char *sql, int nparams,
+    const char *const *params, struct error *err)
 {
 	PGresult	*res;
 	PGconn		*conn;
@@ -432,7 +463,8 @@ run(struct db *db, const char *sql, int nparams, const char *const *params,
 	for (attempt = 0; attempt < 2; attempt++) {
 		if ((conn = db_conn(db, err)) == NULL)
 			return NULL;
-		res = exec_bounded(db, conn, sql, nparams, params, &timed_out);
+		res = exec_bounded(db, conn, stmt, sql, nparams, params,
+		    &timed_out);
 		if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
 			return res;
 		if (timed_out) {
@@ -487,7 +519,7 @@ db_store(struct db *db, const char *event_key, const struct event *ev,
 	params[5] = payload;
 	params[6] = row;
 
-	if ((res = run(db, sql, 7, params, err)) == NULL)
+	if ((res = run(db, "meetergo_store_event", sql, 7, params, err)) == NULL)
 		goto done;
 	if (PQntuples(res) != 1 || PQnfields(res) != 2 ||
 	    parse_outcome(PQgetvalue(res, 0, 0), outcome) == -1) {
@@ -518,7 +550,7 @@ db_ping(struct db *db, struct error *err)
 	long		 version;
 	int		 rc = -1;
 
-	if ((res = run(db, sql, 0, NULL, err)) == NULL)
+	if ((res = run(db, NULL, sql, 0, NULL, err)) == NULL)
 		return -1;
 	if (PQgetisnull(res, 0, 0) || parse_long(PQgetvalue(res, 0, 0), 0,
 	    INT_MAX, &version, &errstr) == -1 || version != DB_SCHEMA_VERSION) {
@@ -571,7 +603,7 @@ db_replay(struct db *db, int keep_secret, long *applied, long *total,
 	    "ORDER BY coalesce(event_rank, 0) > 1, "
 	    "event_updated_at NULLS FIRST, event_rank, received_at, event_key";
 	static const char apply[] =
-	    "SELECT meetergo.apply_event($1, $2::jsonb)";
+	    "SELECT meetergo.apply_event($1, $2::jsonb, $3::jsonb)";
 	PGconn		*conn;
 	PGresult	*res = NULL, *ares = NULL;
 	struct event	 ev;
@@ -621,8 +653,8 @@ db_replay(struct db *db, int keep_secret, long *applied, long *total,
 				error_set(err, 500, "", "out of memory");
 				goto fail;
 			}
-			ares = PQexecParams(conn, apply, 2, NULL,
-			    (const char *[]){ key, row }, NULL, NULL, 0);
+			ares = PQexecParams(conn, apply, 3, NULL,
+			    (const char *[]){ key, text, row }, NULL, NULL, 0);
 			if (ares == NULL ||
 			    PQresultStatus(ares) != PGRES_TUPLES_OK) {
 				first_line(msg, sizeof(msg), ares != NULL ?

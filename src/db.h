@@ -50,8 +50,8 @@ int		 db_replay(struct db *, int keep_secret, long *applied,
 		    long *total, struct error *err);
 
 /*
- * The mapping of ev that meetergo.apply_event() takes, as JSON text, or
- * NULL for an event that changes no table.  Caller frees.
+ * The mapping of ev that meetergo.apply_event() takes with the payload, as
+ * JSON text, or NULL for an event that changes no table.  Caller frees.
  */
 char		*db_event_row(const struct event *ev);
 

@@ -17,6 +17,7 @@ settings_init(struct settings *s)
 	s->spool_max_files = SETTINGS_DEFAULT_SPOOL_FILES;
 	s->spool_max_bytes = SETTINGS_DEFAULT_SPOOL_BYTES;
 	s->workers = 1;
+	s->prepare = 1;
 }
 
 void
@@ -116,7 +117,7 @@ int
 settings_load(struct settings *s, struct error *err)
 {
 	const char	*v;
-	long		 keep = 0;
+	long		 keep = 0, prepare = 1;
 
 	settings_release(s);
 	if (dup_env("MEETERGO_WEBHOOK_DSN", &s->dsn, err) == -1)
@@ -167,6 +168,10 @@ settings_load(struct settings *s, struct error *err)
 	if (env_long("MEETERGO_WEBHOOK_WORKERS", 1, SETTINGS_MAX_WORKERS,
 	    &s->workers, err) == -1)
 		goto fail;
+	/* PgBouncer's transaction pooling cannot keep prepared statements. */
+	if (env_long("MEETERGO_WEBHOOK_PREPARE", 0, 1, &prepare, err) == -1)
+		goto fail;
+	s->prepare = prepare == 1;
 	return 0;
 fail:
 	settings_release(s);

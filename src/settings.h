@@ -36,6 +36,7 @@ struct settings {
 	long		 db_timeout_ms;
 	int		 keep_secret;
 	long		 workers;	/* FastCGI worker processes */
+	int		 prepare;	/* prepared statements allowed */
 };
 
 void	settings_init(struct settings *);

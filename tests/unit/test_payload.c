@@ -777,8 +777,18 @@ static const char *const booking_keys[] = {
 	"cancelled_at", "cancel_reason", "channel", "meeting_link",
 	"location", "meeting_type_id", "meeting_type_slug",
 	"meeting_type_name", "duration_minutes", "company_id", "created_at",
-	"updated_at", "last_event_type", "event_rank", "payload",
-	"attendees", "hosts", NULL
+	"updated_at", "last_event_type", "event_rank", "attendees", "hosts",
+	NULL
+};
+
+/* An envelope's row also names the key of its subject: "data". */
+static const char *const envelope_booking_keys[] = {
+	"kind", "id", "status", "start_at", "end_at", "rescheduled_at",
+	"cancelled_at", "cancel_reason", "channel", "meeting_link",
+	"location", "meeting_type_id", "meeting_type_slug",
+	"meeting_type_name", "duration_minutes", "company_id", "created_at",
+	"updated_at", "last_event_type", "event_rank", "attendees", "hosts",
+	"subject", NULL
 };
 
 static void
@@ -823,7 +833,7 @@ test_row_booking(void **state)
 	    "event_rank")), 3);
 
 	/* The stored payload: no secret, unknown keys kept. */
-	payload = json_object_get(row, "payload");
+	payload = ev.subject;
 	assert_true(json_is_object(payload));
 	assert_null(json_object_get(payload, "secret"));
 	assert_non_null(json_object_get(payload, "hostIds"));
@@ -858,7 +868,7 @@ test_row_booking(void **state)
 	event_release(&ev);
 }
 
-/* The envelope's row carries data, not the envelope, as its payload. */
+/* The envelope's row points at data, not the envelope, as its payload. */
 static void
 test_row_booking_envelope(void **state)
 {
@@ -866,7 +876,8 @@ test_row_booking_envelope(void **state)
 	json_t		*row, *payload;
 
 	decode_fixture("booking_rescheduled.envelope.json", &ev);
-	row = event_row(&ev, booking_keys);
+	row = event_row(&ev, envelope_booking_keys);
+	assert_member(row, "subject", "data");
 	assert_member(row, "status", "booked");
 	assert_member(row, "last_event_type", "booking_rescheduled");
 	assert_int_equal(json_integer_value(json_object_get(row,
@@ -875,7 +886,7 @@ test_row_booking_envelope(void **state)
 	assert_member(row, "rescheduled_at",
 	    "2025-03-15T08:12:09.000000+00:00");
 	assert_member(row, "cancelled_at", NULL);
-	payload = json_object_get(row, "payload");
+	payload = json_object_get(ev.root, "data");
 	assert_true(json_is_object(payload));
 	assert_null(json_object_get(payload, "event"));
 	assert_null(json_object_get(payload, "secret"));
@@ -894,8 +905,7 @@ test_row_booking_attendee_removed(void **state)
 		"meeting_link", "location", "meeting_type_id",
 		"meeting_type_slug", "meeting_type_name", "duration_minutes",
 		"company_id", "created_at", "updated_at", "last_event_type",
-		"event_rank", "payload", "attendees", "attendees_mode", "hosts",
-		NULL
+		"event_rank", "attendees", "attendees_mode", "hosts", NULL
 	};
 	struct event	 ev;
 	json_t		*row;
@@ -919,7 +929,7 @@ static void
 test_row_employee(void **state)
 {
 	static const char *const keys[] = { "kind", "id", "email",
-	    "full_name", "company_id", "created_at", "updated_at", "payload",
+	    "full_name", "company_id", "created_at", "updated_at", "subject",
 	    NULL };
 	struct event	 ev;
 	json_t		*row;
@@ -934,7 +944,8 @@ test_row_employee(void **state)
 	    "c1f3a9e2-5b7d-4e21-9a0c-3d8e6f1b2a47");
 	assert_member(row, "created_at", "2025-03-12T13:20:05.000000+00:00");
 	assert_member(row, "updated_at", "2025-03-12T13:20:05.000000+00:00");
-	assert_member(json_object_get(row, "payload"), "title",
+	assert_member(row, "subject", "data");
+	assert_member(json_object_get(ev.root, "data"), "title",
 	    "Account Executive");
 	json_decref(row);
 	event_release(&ev);
@@ -944,7 +955,7 @@ static void
 test_row_form(void **state)
 {
 	static const char *const keys[] = { "kind", "form_id",
-	    "submission_id", "company_id", "submitted_at", "payload", NULL };
+	    "submission_id", "company_id", "submitted_at", NULL };
 	struct event	 ev;
 	json_t		*row;
 
@@ -957,8 +968,8 @@ test_row_form(void **state)
 	assert_member(row, "company_id",
 	    "c1f3a9e2-5b7d-4e21-9a0c-3d8e6f1b2a47");
 	assert_member(row, "submitted_at", "2025-03-10T17:03:51.000000+00:00");
-	assert_int_equal(json_array_size(json_object_get(json_object_get(row,
-	    "payload"), "answers")), 5);
+	assert_int_equal(json_array_size(json_object_get(ev.root,
+	    "answers")), 5);
 	json_decref(row);
 	event_release(&ev);
 }
