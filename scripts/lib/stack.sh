@@ -68,6 +68,34 @@ stack_responder_start() {
 	chmod 666 "$STACK_TMP/fcgi.sock"
 }
 
+# stack_alive PID: the process exists and is not a zombie.
+stack_alive() {
+	[ -r "/proc/$1/stat" ] &&
+	    [ "$(sed 's/.*) //; s/ .*//' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
+# stack_responder_stop: stop the responder (each worker finishes the
+# request in hand) and remove its socket, so that stack_responder_start
+# can start another on the same path (the benchmark changes --workers).
+# Bounded: after 10 seconds what is left is killed.
+stack_responder_stop() {
+	if [ -n "$STACK_RESPONDER_PID" ]; then
+		kill "$STACK_RESPONDER_PID" 2>/dev/null || :
+		i=0
+		while stack_alive "$STACK_RESPONDER_PID" && [ $i -lt 100 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		if stack_alive "$STACK_RESPONDER_PID"; then
+			pkill -KILL -P "$STACK_RESPONDER_PID" 2>/dev/null || :
+			kill -KILL "$STACK_RESPONDER_PID" 2>/dev/null || :
+		fi
+		wait "$STACK_RESPONDER_PID" 2>/dev/null || :
+		STACK_RESPONDER_PID=
+	fi
+	rm -f "$STACK_TMP/fcgi.sock"
+}
+
 # stack_nginx_start: nginx from nginx/meetergo-webhook-local.conf on a free
 # loopback port; sets STACK_URL.
 stack_nginx_start() {
@@ -99,10 +127,7 @@ CONF
 stack_stop() {
 	[ -f "$STACK_TMP/nginx.pid" ] &&
 	    kill "$(cat "$STACK_TMP/nginx.pid")" 2>/dev/null
-	if [ -n "$STACK_RESPONDER_PID" ]; then
-		kill "$STACK_RESPONDER_PID" 2>/dev/null
-		wait "$STACK_RESPONDER_PID" 2>/dev/null
-	fi
+	stack_responder_stop
 	[ -f "$STACK_TMP/pg/data/postmaster.pid" ] &&
 	    $STACK_AS_PG "$STACK_PGBIN/pg_ctl" -D "$STACK_TMP/pg/data" \
 	    -m fast -w stop >/dev/null
