@@ -33,15 +33,6 @@ enum failure {
 /* Past the statement timeout, how long before we stop waiting ourselves. */
 #define DB_GRACE_MS	1000
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait for the connection's socket; 1 ready, 0 past deadline, -1 error. */
 static int
 wait_socket(PGconn *conn, short events, long deadline)
@@ -55,7 +46,7 @@ wait_socket(PGconn *conn, short events, long deadline)
 	if (pfd.fd < 0)
 		return -1;
 	for (;;) {
-		if ((left = deadline - now_ms()) <= 0)
+		if ((left = deadline - monotonic_ms()) <= 0)
 			return 0;
 		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
 		if (r == -1 && errno == EINTR)
@@ -80,7 +71,7 @@ await_result(struct db *db, PGconn *conn, int *timed_out)
 	int		 r;
 
 	*timed_out = 0;
-	deadline = now_ms() + db->settings->db_timeout_ms + DB_GRACE_MS;
+	deadline = monotonic_ms() + db->settings->db_timeout_ms + DB_GRACE_MS;
 	while ((r = PQflush(conn)) == 1)
 		if ((r = wait_socket(conn, POLLOUT | POLLIN, deadline)) != 1)
 			goto wait_failed;

@@ -160,15 +160,6 @@ handler_drain(struct handler *h, long *done, struct error *err)
 	return spool_drain(&h->spool, drain_store, h, 0, 0, done, err);
 }
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void
 handler_idle(struct handler *h)
 {
@@ -178,7 +169,7 @@ handler_idle(struct handler *h)
 	if (!h->has_spool || !h->db_up)
 		return;
 	/* A look at the directory at most once a second. */
-	now = now_ms();
+	now = monotonic_ms();
 	if (h->spool_checked_ms != 0 && now - h->spool_checked_ms < 1000)
 		return;
 	h->spool_checked_ms = now;

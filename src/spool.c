@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "log.h"
 #include "spool.h"
+#include "util.h"
 
 #define SPOOL_SUFFIX		".event"
 #define SPOOL_FAILED		"failed"
@@ -251,15 +252,6 @@ set_aside(const struct spool *s, const char *name, const struct error *e)
 	    e->text);
 }
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * One file: lock it so that concurrent drainers skip it, check it was not
  * removed meanwhile, store, then remove.  1 done, 0 skipped, -1 stop.
@@ -314,7 +306,7 @@ spool_drain(const struct spool *s, spool_store_fn fn, void *arg, long max,
 	struct buf	  body;
 	char		**names;
 	size_t		  n, i;
-	long		  start = now_ms();
+	long		  start = monotonic_ms();
 	int		  r, rc = 0;
 
 	*done = 0;
@@ -326,7 +318,7 @@ spool_drain(const struct spool *s, spool_store_fn fn, void *arg, long max,
 	buf_init(&body, SPOOL_FILE_MAX);
 	for (i = 0; i < n; i++) {
 		if ((max > 0 && *done >= max) ||
-		    (deadline_ms > 0 && now_ms() - start >= deadline_ms))
+		    (deadline_ms > 0 && monotonic_ms() - start >= deadline_ms))
 			break;
 		if ((r = drain_one(s, names[i], fn, arg, &body, err)) == -1) {
 			rc = -1;

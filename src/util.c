@@ -3,6 +3,7 @@
 
 #include <limits.h>
 #include <string.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -56,6 +57,15 @@ parse_long(const char *str, long min, long max, long *out,
 invalid:
 	*errstr = "invalid";
 	return -1;
+}
+
+long
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int

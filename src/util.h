@@ -13,6 +13,9 @@
 int	parse_long(const char *str, long min, long max, long *out,
 	    const char **errstr);
 
+/* Milliseconds of CLOCK_MONOTONIC, for deadlines. */
+long	monotonic_ms(void);
+
 /* Case-insensitive ASCII comparison of the first n bytes. */
 int	ascii_casecmp_n(const char *, const char *, size_t);
 
