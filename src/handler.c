@@ -42,22 +42,26 @@ handler_release(struct handler *h)
 	buf_release(&h->body);
 }
 
-/* The one log line of an event or failure.  Never a token or secret. */
+/*
+ * The one log line of an event or failure.  Never a token or secret.  A
+ * failure of ours (5xx) is an error line, to be seen among the others.
+ */
 static void
 log_event(const char *type, const char *id, const char *key,
     const char *outcome, int status, const struct error *err)
 {
-	char stype[72], sid[80], serr[ERROR_TEXT_MAX];
+	char	stype[72], sid[80], serr[ERROR_TEXT_MAX];
+	void	(*logf)(const char *, ...) = status >= 500 ? log_err : log_info;
 
 	log_safe(stype, sizeof(stype), type);
 	log_safe(sid, sizeof(sid), id);
 	if (err != NULL && error_isset(err)) {
 		log_safe(serr, sizeof(serr), err->text);
-		log_info("event=%s id=%s key=%.12s outcome=%s status=%d "
+		logf("event=%s id=%s key=%.12s outcome=%s status=%d "
 		    "error=\"%s\"", stype, sid, key != NULL ? key : "-",
 		    outcome, status, serr);
 	} else
-		log_info("event=%s id=%s key=%.12s outcome=%s status=%d",
+		logf("event=%s id=%s key=%.12s outcome=%s status=%d",
 		    stype, sid, key != NULL ? key : "-", outcome, status);
 }
 

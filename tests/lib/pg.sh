@@ -25,6 +25,7 @@ WEBHOOKCTL=$top_builddir/src/meetergo-webhookctl
 
 PG_TMP=
 PG_DATA=
+PG_OWNER_DSN=		# the schema owner's, once migrate switched the responder
 PG_BINDIR=${PG_BINDIR:-}
 PG_RUNAS=
 PG_PIDS=()		# responders and background jobs to stop in the trap
@@ -223,18 +224,29 @@ pg_sql() {
 	timeout "$PG_TEST_TIMEOUT" psql -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"
 }
 
-# ctl ARG...: meetergo-webhookctl with the tree's SQL files.
+# ctl ARG...: meetergo-webhookctl with the tree's SQL files, as the
+# schema's owner, as operators run
+# it (replay needs more than the responder's role may do).
 ctl() {
+	MEETERGO_WEBHOOK_DSN=${PG_OWNER_DSN:-$MEETERGO_WEBHOOK_DSN} \
 	MEETERGO_WEBHOOK_SQL_DIR=$top_srcdir/sql \
 	    timeout "$PG_TEST_TIMEOUT" "$WEBHOOKCTL" "$@"
 }
-
-# migrate: create the schema; bails out when that fails.
+# migrate: the schema and its roles; from then on the responder connects
+# as "webhook", a login in meetergo_writer, which may only call
+# meetergo.store_event and read the schema version.
 migrate() {
-	ctl migrate >"$PG_TMP/migrate.out" 2>&1 || {
+	ctl migrate --roles >"$PG_TMP/migrate.out" 2>&1 || {
 		sed 's/^/# /' "$PG_TMP/migrate.out"
-		bail_out "meetergo-webhookctl migrate failed"
+		bail_out "meetergo-webhookctl migrate --roles failed"
 	}
+	pg_sql "DO \$\$ BEGIN
+		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'webhook')
+		THEN CREATE ROLE webhook LOGIN IN ROLE meetergo_writer;
+		END IF; END \$\$" >/dev/null ||
+	    bail_out "cannot create the writer role"
+	PG_OWNER_DSN=${PG_OWNER_DSN:-$MEETERGO_WEBHOOK_DSN}
+	export MEETERGO_WEBHOOK_DSN="${PG_OWNER_DSN/user=meetergo/user=webhook}"
 }
 
 # fcgi_start NAME [VAR=VALUE | -u VAR]...: a responder serving FastCGI on
