@@ -98,8 +98,19 @@ store_body(struct handler *h, const char *body, size_t len, int may_spool,
 		reason = err->text;
 	}
 
-	if (db_store(h->db, key, &ev, reason, outcome, &deliveries,
-	    &serr) == 0) {
+	while (db_store(h->db, key, &ev, reason, outcome, &deliveries,
+	    &serr) == -1) {
+		if (serr.status != 422 || reason != NULL)
+			break;
+		/*
+		 * The database refused what the mapping let through: the
+		 * event is kept as rejected all the same, with its reason.
+		 */
+		error_set(err, 422, serr.path, "%s", serr.text);
+		reason = err->text;
+		error_init(&serr);
+	}
+	if (!error_isset(&serr)) {
 		h->db_up = 1;
 		if (reason != NULL)
 			*outcome = OUTCOME_REJECTED;

@@ -338,6 +338,17 @@ is "$STATUS $(resp_body "$RAW" | wc -c)" "503 0" \
     "database unreachable: HEAD health 503"
 FCGI_SOCK=$PG_TMP/main.sock
 
+# --- 422 from the database: a value it refuses, kept as rejected ---------
+
+# A check the mapping does not know of stands for any value PostgreSQL
+# refuses (SQLSTATE class 22 or 23): the event is kept as rejected.
+pg_sql "ALTER TABLE meetergo.bookings ADD CONSTRAINT no_moon
+	CHECK (location IS DISTINCT FROM 'the moon')" >/dev/null
+variant "$GOOD" "$W/moon.json" id=moon-1 location="the moon"
+rejected "$W/moon.json" moon-1 "database refused the event" \
+    "a value the database refuses"
+pg_sql "ALTER TABLE meetergo.bookings DROP CONSTRAINT no_moon" >/dev/null
+
 # --- CGI: words in argv are data ------------------------------------------
 
 http cgi POST "$(good argv-migrate)" "$TOK" QUERY_STRING=migrate -- migrate
