@@ -13,6 +13,7 @@
 #include "db.h"
 #include "handler.h"
 #include "log.h"
+#include "response.h"
 #include "schema.h"
 #include "settings.h"
 #include "spool.h"
@@ -218,14 +219,6 @@ read_path(const char *path, struct buf *b, struct error *err)
 static int
 cmd_ingest(struct ctl *c, int argc, char **argv)
 {
-	static const char *words[] = {
-		[OUTCOME_APPLIED] = "stored",
-		[OUTCOME_DUPLICATE] = "duplicate",
-		[OUTCOME_STALE] = "stale",
-		[OUTCOME_IGNORED] = "ignored",
-		[OUTCOME_REJECTED] = "rejected",
-		[OUTCOME_SPOOLED] = "spooled",
-	};
 	struct handler	h;
 	struct error	err;
 	enum outcome	outcome;
@@ -250,7 +243,7 @@ cmd_ingest(struct ctl *c, int argc, char **argv)
 			printf("%s: rejected: %s\n", argv[i], err.text);
 			bad = 1;
 		} else
-			printf("%s: %s\n", argv[i], words[outcome]);
+			printf("%s: %s\n", argv[i], response_word(outcome));
 	}
 	handler_release(&h);
 	return bad;

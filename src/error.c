@@ -30,6 +30,7 @@ static void
 utf8_clean(char *s)
 {
 	unsigned char	*p = (unsigned char *)s;
+	unsigned char	*end = p + strlen(s);
 	size_t		 i, n, len;
 	unsigned	 cp;
 
@@ -51,7 +52,7 @@ utf8_clean(char *s)
 			*p++ = '?';
 			continue;
 		}
-		len = strlen((char *)p);
+		len = (size_t)(end - p);
 		for (i = 1; i <= n && i < len && (p[i] & 0xc0) == 0x80; i++)
 			cp = cp << 6 | (p[i] & 0x3f);
 		if (i <= n) {

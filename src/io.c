@@ -14,6 +14,7 @@
 #include <fcgios.h>
 
 #include "io.h"
+#include "util.h"
 
 static ssize_t
 fcgx_read(struct io *io, void *p, size_t n)
@@ -66,19 +67,7 @@ cgi_read(struct io *io, void *p, size_t n)
 static int
 cgi_write(struct io *io, const void *p, size_t n)
 {
-	const char *s = p;
-
-	while (n > 0) {
-		ssize_t w = write(STDOUT_FILENO, s, n);
-
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return write_all(STDOUT_FILENO, p, n);
 }
 
 static const char *

@@ -158,30 +158,6 @@ ts(struct walk *w, const json_t *obj, const char *path, const char *key,
 	return 0;
 }
 
-/*
- * An id must be a string of 1 to PAYLOAD_ID_MAX characters without
- * control characters (C0, DEL, C1); anything else would make a key no
- * operator can look up.  jansson has already checked the UTF-8.
- */
-static int
-valid_id(const json_t *v)
-{
-	const unsigned char	*s = (const unsigned char *)json_string_value(v);
-	size_t			 i, n, chars = 0;
-
-	if (s == NULL)
-		return 0;
-	n = json_string_length(v);
-	for (i = 0; i < n; i++) {
-		if (s[i] < 0x20 || s[i] == 0x7f ||
-		    (s[i] == 0xc2 && i + 1 < n && s[i + 1] <= 0x9f))
-			return 0;
-		if ((s[i] & 0xc0) != 0x80)
-			chars++;
-	}
-	return chars >= 1 && chars <= PAYLOAD_ID_MAX;
-}
-
 /* Characters, not bytes, in a valid UTF-8 string. */
 static size_t
 utf8_length(const json_t *v)
@@ -193,6 +169,28 @@ utf8_length(const json_t *v)
 		if ((s[i] & 0xc0) != 0x80)
 			chars++;
 	return chars;
+}
+
+/*
+ * An id must be a string of 1 to PAYLOAD_ID_MAX characters without
+ * control characters (C0, DEL, C1); anything else would make a key no
+ * operator can look up.  jansson has already checked the UTF-8.
+ */
+static int
+valid_id(const json_t *v)
+{
+	const unsigned char	*s = (const unsigned char *)json_string_value(v);
+	size_t			 i, n, chars;
+
+	if (s == NULL)
+		return 0;
+	n = json_string_length(v);
+	for (i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] == 0x7f ||
+		    (s[i] == 0xc2 && i + 1 < n && s[i + 1] <= 0x9f))
+			return 0;
+	chars = utf8_length(v);
+	return chars >= 1 && chars <= PAYLOAD_ID_MAX;
 }
 
 static int

@@ -1,9 +1,11 @@
 /* Bounded number parsing and other small string helpers. */
 #include "config.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -57,6 +59,24 @@ parse_long(const char *str, long min, long max, long *out,
 invalid:
 	*errstr = "invalid";
 	return -1;
+}
+
+int
+write_all(int fd, const void *p, size_t n)
+{
+	const char *s = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, s, n);
+
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
 }
 
 long

@@ -13,6 +13,9 @@
 int	parse_long(const char *str, long min, long max, long *out,
 	    const char **errstr);
 
+/* Write all n bytes to fd, through EINTR; 0, or -1 with errno set. */
+int	write_all(int fd, const void *, size_t n);
+
 /* Milliseconds of CLOCK_MONOTONIC, for deadlines. */
 long	monotonic_ms(void);
 

@@ -119,35 +119,7 @@ is "$(booking s4c "start_at, last_event_type")" \
 # --- an attendee leaves a group booking -----------------------------------
 
 G=2f6b9d04-c1e7-4a58-9b3f-8d0e5a7c2e19
-cat >"$W/g-create.json" <<EOF
-{
-  "webhookType": "booking_created",
-  "id": "$G",
-  "start": "2025-04-09T16:00:00+02:00",
-  "end": "2025-04-09T17:00:00+02:00",
-  "location": null,
-  "isCancelled": false,
-  "rescheduledAt": null,
-  "meetingInfo": {"channel": "zoom", "meetingLink": "https://us06web.zoom.us/j/84172093356?pwd=Xk2Lq9"},
-  "attendees": [
-    {"id": "a1111111-0000-4000-8000-000000000001", "email": "ana@example.org",
-     "firstname": "Ana", "lastname": "Lima", "fullname": "Ana Lima"},
-    {"id": "71d0c4e8-b6a2-4f39-8e15-c2d7a9f3e046", "email": "ines.carvalho@portolab.example",
-     "firstname": "Inês", "lastname": "Carvalho", "fullname": "Inês Carvalho"},
-    {"id": "a1111111-0000-4000-8000-000000000003", "email": "bo@example.org",
-     "firstname": "Bo", "lastname": "Berg", "fullname": "Bo Berg"}
-  ],
-  "hosts": [
-    {"id": "9c3e5a71-2f8b-4d06-b7e4-0a1c6d9f2b85", "email": "malik.osei@nordlicht-consulting.example",
-     "fullName": "Malik Osei", "slug": "malik-osei"}
-  ],
-  "meetingType": {"id": "d5a1f7c3-8e29-4b60-a4d8-6f2c0e9b1a73", "slug": "produkt-webinar",
-                  "meetingInfo": {"name": "Produkt-Webinar (Gruppe)", "duration": 60}},
-  "companyId": "c1f3a9e2-5b7d-4e21-9a0c-3d8e6f1b2a47",
-  "createdAt": "2025-03-30T08:15:40Z",
-  "updatedAt": "2025-03-30T08:15:40Z"
-}
-EOF
+group_booking "$G" "$W/g-create.json"
 deliver "group attendee removed" "$W/g-create.json" stored \
     "$GROUP_REMOVED" stored
 is "$(booking "$G" "status, coalesce(cancelled_at::text, '<null>'), start_at")" \

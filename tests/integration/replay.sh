@@ -118,30 +118,7 @@ is "$STATUS" 422 "a rejected event in the log"
 # group ID: the creation of a group booking with three attendees, one of
 # whom (Inês) leaves in $GROUP_REMOVED; in $W/ID-create.json.
 group() {
-	cat >"$W/$1-create.json" <<-EOF
-	{
-	  "webhookType": "booking_created",
-	  "id": "$1",
-	  "start": "2025-04-09T16:00:00+02:00",
-	  "end": "2025-04-09T17:00:00+02:00",
-	  "isCancelled": false,
-	  "meetingInfo": {"channel": "zoom", "meetingLink": "https://us06web.zoom.us/j/84172093356"},
-	  "attendees": [
-	    {"id": "a1111111-0000-4000-8000-000000000001", "email": "ana@example.org", "fullname": "Ana Lima"},
-	    {"id": "71d0c4e8-b6a2-4f39-8e15-c2d7a9f3e046", "email": "ines.carvalho@portolab.example", "fullname": "Inês Carvalho"},
-	    {"id": "a1111111-0000-4000-8000-000000000003", "email": "bo@example.org", "fullname": "Bo Berg"}
-	  ],
-	  "hosts": [
-	    {"id": "9c3e5a71-2f8b-4d06-b7e4-0a1c6d9f2b85", "email": "malik.osei@nordlicht-consulting.example",
-	     "fullName": "Malik Osei", "slug": "malik-osei"}
-	  ],
-	  "meetingType": {"id": "d5a1f7c3-8e29-4b60-a4d8-6f2c0e9b1a73", "slug": "produkt-webinar",
-	                  "meetingInfo": {"name": "Produkt-Webinar (Gruppe)", "duration": 60}},
-	  "companyId": "c1f3a9e2-5b7d-4e21-9a0c-3d8e6f1b2a47",
-	  "createdAt": "2025-03-30T08:15:40Z",
-	  "updatedAt": "2025-03-30T08:15:40Z"
-	}
-	EOF
+	group_booking "$1" "$W/$1-create.json"
 	echo "$W/$1-create.json"
 }
 
