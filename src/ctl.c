@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "db.h"
+#include "group.h"
 #include "handler.h"
 #include "log.h"
 #include "response.h"
@@ -25,6 +26,7 @@
 struct ctl {
 	struct settings	 settings;
 	struct db	*db;
+	struct group	*group;		/* of one: requests come one by one */
 	const char	*sqldir;
 };
 
@@ -167,9 +169,8 @@ cmd_drain(struct ctl *c, int argc, char **argv)
 		return 2;
 	}
 	error_init(&err);
-	handler_init(&h, &c->settings, NULL, c->db);
+	handler_init(&h, &c->settings, NULL, c->group);
 	rc = handler_drain(&h, &done, &err);
-	handler_release(&h);
 	printf("drained %ld file%s\n", done, done == 1 ? "" : "s");
 	if (rc == -1) {
 		log_err("drain: %s", err.text);
@@ -220,6 +221,7 @@ static int
 cmd_ingest(struct ctl *c, int argc, char **argv)
 {
 	struct handler	h;
+	struct buf	body;
 	struct error	err;
 	enum outcome	outcome;
 	int		i, bad = 0;
@@ -228,12 +230,13 @@ cmd_ingest(struct ctl *c, int argc, char **argv)
 		log_err("ingest: name at least one FILE");
 		return 2;
 	}
-	handler_init(&h, &c->settings, NULL, c->db);
+	handler_init(&h, &c->settings, NULL, c->group);
+	buf_init(&body, (size_t)c->settings.max_body);
 	for (i = 0; i < argc; i++) {
 		error_init(&err);
-		if (read_path(argv[i], &h.body, &err) == -1 ||
-		    handler_event(&h, h.body.data != NULL ? h.body.data : "",
-		    h.body.len, &outcome, &err) == -1) {
+		if (read_path(argv[i], &body, &err) == -1 ||
+		    handler_event(&h, body.data != NULL ? body.data : "",
+		    body.len, &outcome, &err) == -1) {
 			printf("%s: failed (%d): %s\n", argv[i], err.status,
 			    err.text);
 			bad = 1;
@@ -245,7 +248,7 @@ cmd_ingest(struct ctl *c, int argc, char **argv)
 		} else
 			printf("%s: %s\n", argv[i], response_word(outcome));
 	}
-	handler_release(&h);
+	buf_release(&body);
 	return bad;
 }
 
@@ -315,12 +318,15 @@ main(int argc, char *argv[])
 		log_err("%s", err.text);
 		return 1;
 	}
-	if ((c.db = db_new(&c.settings)) == NULL) {
+	if ((c.db = db_new(&c.settings)) == NULL ||
+	    (c.group = group_new(c.db, 1)) == NULL) {
 		log_err("out of memory");
+		db_free(c.db);
 		settings_release(&c.settings);
 		return 1;
 	}
 	rc = cmds[i].fn(&c, argc - optind - 1, argv + optind + 1);
+	group_free(c.group);
 	db_free(c.db);
 	settings_release(&c.settings);
 	return rc;

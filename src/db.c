@@ -9,9 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <jansson.h>
 #include <libpq-fe.h>
 
+#include "buf.h"
 #include "db.h"
 #include "log.h"
 #include "util.h"
@@ -102,30 +102,13 @@ wait_failed:
 	return NULL;
 }
 
-/*
- * Run sql on conn within the deadline.  With stmt set (and prepared
- * statements allowed), it is prepared once per connection under that name
- * and executed as such after: no parsing and planning per event.
- */
+/* Run sql on conn within the deadline. */
 static PGresult *
-exec_bounded(struct db *db, PGconn *conn, const char *stmt, const char *sql,
-    int nparams, const char *const *params, int *timed_out)
+exec_bounded(struct db *db, PGconn *conn, const char *sql, int nparams,
+    const char *const *params, int *timed_out)
 {
-	PGresult *res;
-
 	*timed_out = 0;
-	if (stmt != NULL && db->settings->prepare && !db->prepared) {
-		if (!PQsendPrepare(conn, stmt, sql, nparams, NULL))
-			return NULL;
-		res = await_result(db, conn, timed_out);
-		if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
-			return res;
-		PQclear(res);
-		db->prepared = 1;
-	}
-	if (stmt != NULL && db->settings->prepare ?
-	    !PQsendQueryPrepared(conn, stmt, nparams, params, NULL, NULL, 0) :
-	    !PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
 		return NULL;
 	return await_result(db, conn, timed_out);
 }
@@ -209,6 +192,13 @@ db_conn(struct db *db, struct error *err)
 		db_disconnect(db);
 		return NULL;
 	}
+	/* Sends never block: every wait is bounded by our deadline. */
+	if (PQsetnonblocking(db->conn, 1) != 0) {
+		first_line(msg, sizeof(msg), PQerrorMessage(db->conn));
+		error_set(err, 503, "", "database: %s", msg);
+		db_disconnect(db);
+		return NULL;
+	}
 	return db->conn;
 }
 
@@ -269,148 +259,220 @@ fail_error(struct db *db, const PGresult *res, enum failure f,
 	}
 }
 
-static json_t *
-jstr(const char *s)
-{
-	return s != NULL ? json_string(s) : json_null();
-}
+/*
+ * The mapped row is written as JSON text directly: its keys are ours and
+ * fixed, its values plain strings and numbers, and a tree of json_t only
+ * to be dumped would cost more than the rest of the mapping.
+ */
+struct row {
+	struct buf	b;
+	int		first;		/* nothing written yet at this level */
+	int		bad;		/* out of memory */
+};
 
-static json_t *
-jts(const struct timestamp *t)
-{
-	return t->set ? json_string(t->text) : json_null();
-}
-
-/* json_object_set_new that remembers a failure instead of returning it. */
 static void
-put(json_t *obj, const char *key, json_t *v, int *bad)
+w_raw(struct row *w, const char *s, size_t n)
 {
-	if (v == NULL || json_object_set_new(obj, key, v) == -1)
-		*bad = 1;
+	if (buf_append(&w->b, s, n) == -1)
+		w->bad = 1;
 }
 
-static json_t *
-booking_row(const struct event *ev, int *bad)
+static void
+w_sep(struct row *w)
+{
+	if (!w->first)
+		w_raw(w, ",", 1);
+	w->first = 0;
+}
+
+static void
+w_open(struct row *w, const char *c)
+{
+	w_raw(w, c, 1);
+	w->first = 1;
+}
+
+static void
+w_close(struct row *w, const char *c)
+{
+	w_raw(w, c, 1);
+	w->first = 0;
+}
+
+/* Keys are our own names: nothing in them to escape. */
+static void
+w_key(struct row *w, const char *key)
+{
+	w_sep(w);
+	w_raw(w, "\"", 1);
+	w_raw(w, key, strlen(key));
+	w_raw(w, "\":", 2);
+}
+
+/* A string as JSON, or null.  Values come from jansson: valid UTF-8. */
+static void
+w_str(struct row *w, const char *key, const char *s)
+{
+	const char	*p, *run;
+	char		 esc[8];
+
+	w_key(w, key);
+	if (s == NULL) {
+		w_raw(w, "null", 4);
+		return;
+	}
+	w_raw(w, "\"", 1);
+	for (run = p = s; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		w_raw(w, run, (size_t)(p - run));
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			w_raw(w, esc, 2);
+		} else {
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			w_raw(w, esc, 6);
+		}
+		run = p + 1;
+	}
+	w_raw(w, run, (size_t)(p - run));
+	w_raw(w, "\"", 1);
+}
+
+static void
+w_ts(struct row *w, const char *key, const struct timestamp *t)
+{
+	w_str(w, key, t->set ? t->text : NULL);
+}
+
+static void
+w_long(struct row *w, const char *key, long v)
+{
+	w_key(w, key);
+	if (buf_appendf(&w->b, "%ld", v) == -1)
+		w->bad = 1;
+}
+
+static void
+booking_row(struct row *w, const struct event *ev)
 {
 	const struct booking	*b = &ev->booking;
-	json_t			*row, *arr;
 	size_t			 i;
 
-	if ((row = json_object()) == NULL) {
-		*bad = 1;
-		return NULL;
-	}
-	put(row, "kind", json_string("booking"), bad);
-	put(row, "id", json_string(ev->id), bad);
-	put(row, "status", json_string(b->cancelled ? "cancelled" : "booked"),
-	    bad);
-	put(row, "start_at", jts(&b->start), bad);
-	put(row, "end_at", jts(&b->end), bad);
-	put(row, "rescheduled_at", jts(&b->rescheduled_at), bad);
-	put(row, "cancelled_at", jts(&b->cancelled_at), bad);
-	put(row, "cancel_reason", jstr(b->cancel_reason), bad);
-	put(row, "channel", jstr(b->channel), bad);
-	put(row, "meeting_link", jstr(b->meeting_link), bad);
-	put(row, "location", jstr(b->location), bad);
-	put(row, "meeting_type_id", jstr(b->meeting_type_id), bad);
-	put(row, "meeting_type_slug", jstr(b->meeting_type_slug), bad);
-	put(row, "meeting_type_name", jstr(b->meeting_type_name), bad);
-	put(row, "duration_minutes", b->has_duration ?
-	    json_integer(b->duration_minutes) : json_null(), bad);
-	put(row, "company_id", jstr(b->company_id), bad);
-	put(row, "created_at", jts(&b->created_at), bad);
-	put(row, "updated_at", jts(&b->updated_at), bad);
-	put(row, "last_event_type", json_string(ev->type_name), bad);
-	put(row, "event_rank", json_integer(ev->rank), bad);
+	w_str(w, "kind", "booking");
+	w_str(w, "id", ev->id);
+	w_str(w, "status", b->cancelled ? "cancelled" : "booked");
+	w_ts(w, "start_at", &b->start);
+	w_ts(w, "end_at", &b->end);
+	w_ts(w, "rescheduled_at", &b->rescheduled_at);
+	w_ts(w, "cancelled_at", &b->cancelled_at);
+	w_str(w, "cancel_reason", b->cancel_reason);
+	w_str(w, "channel", b->channel);
+	w_str(w, "meeting_link", b->meeting_link);
+	w_str(w, "location", b->location);
+	w_str(w, "meeting_type_id", b->meeting_type_id);
+	w_str(w, "meeting_type_slug", b->meeting_type_slug);
+	w_str(w, "meeting_type_name", b->meeting_type_name);
+	if (b->has_duration)
+		w_long(w, "duration_minutes", b->duration_minutes);
+	else
+		w_str(w, "duration_minutes", NULL);
+	w_str(w, "company_id", b->company_id);
+	w_ts(w, "created_at", &b->created_at);
+	w_ts(w, "updated_at", &b->updated_at);
+	w_str(w, "last_event_type", ev->type_name);
+	w_long(w, "event_rank", ev->rank);
 
 	if (b->has_attendees) {
-		put(row, "attendees", arr = json_array(), bad);
-		for (i = 0; arr != NULL && i < b->nattendees; i++) {
-			const struct attendee	*a = &b->attendees[i];
-			json_t			*o = json_object();
+		w_key(w, "attendees");
+		w_open(w, "[");
+		for (i = 0; i < b->nattendees; i++) {
+			const struct attendee *a = &b->attendees[i];
 
-			if (o == NULL || json_array_append_new(arr, o) == -1) {
-				*bad = 1;
-				break;
-			}
-			put(o, "attendee_id", jstr(a->id), bad);
-			put(o, "email", jstr(a->email), bad);
-			put(o, "firstname", jstr(a->firstname), bad);
-			put(o, "lastname", jstr(a->lastname), bad);
-			put(o, "fullname", jstr(a->fullname), bad);
-			put(o, "phone", jstr(a->phone), bad);
-			put(o, "timezone", jstr(a->timezone), bad);
-			put(o, "language", jstr(a->language), bad);
+			w_sep(w);
+			w_open(w, "{");
+			w_str(w, "attendee_id", a->id);
+			w_str(w, "email", a->email);
+			w_str(w, "firstname", a->firstname);
+			w_str(w, "lastname", a->lastname);
+			w_str(w, "fullname", a->fullname);
+			w_str(w, "phone", a->phone);
+			w_str(w, "timezone", a->timezone);
+			w_str(w, "language", a->language);
+			w_close(w, "}");
 		}
+		w_close(w, "]");
 		if (b->remove_attendees)
-			put(row, "attendees_mode", json_string("remove"), bad);
+			w_str(w, "attendees_mode", "remove");
 	}
 	if (b->has_hosts) {
-		put(row, "hosts", arr = json_array(), bad);
-		for (i = 0; arr != NULL && i < b->nhosts; i++) {
-			const struct host	*h = &b->hosts[i];
-			json_t			*o = json_object();
+		w_key(w, "hosts");
+		w_open(w, "[");
+		for (i = 0; i < b->nhosts; i++) {
+			const struct host *h = &b->hosts[i];
 
-			if (o == NULL || json_array_append_new(arr, o) == -1) {
-				*bad = 1;
-				break;
-			}
-			put(o, "host_id", jstr(h->id), bad);
-			put(o, "email", jstr(h->email), bad);
-			put(o, "full_name", jstr(h->full_name), bad);
-			put(o, "slug", jstr(h->slug), bad);
+			w_sep(w);
+			w_open(w, "{");
+			w_str(w, "host_id", h->id);
+			w_str(w, "email", h->email);
+			w_str(w, "full_name", h->full_name);
+			w_str(w, "slug", h->slug);
+			w_close(w, "}");
 		}
+		w_close(w, "]");
 	}
-	return row;
 }
 
 char *
 db_event_row(const struct event *ev)
 {
-	json_t	*row = NULL;
-	char	*text = NULL;
-	int	 bad = 0;
+	struct row w;
 
+	if (ev->type == EVENT_UNKNOWN)
+		return NULL;
+	buf_init(&w.b, (size_t)-1 / 2);
+	w.bad = 0;
+	w_open(&w, "{");
 	switch (ev->type) {
 	case EVENT_BOOKING_CREATED:
 	case EVENT_BOOKING_RESCHEDULED:
 	case EVENT_BOOKING_CANCELLED:
-		row = booking_row(ev, &bad);
+		booking_row(&w, ev);
 		break;
 	case EVENT_NEW_EMPLOYEE:
-		if ((row = json_object()) == NULL)
-			return NULL;
-		put(row, "kind", json_string("employee"), &bad);
-		put(row, "id", json_string(ev->id), &bad);
-		put(row, "email", jstr(ev->employee.email), &bad);
-		put(row, "full_name", jstr(ev->employee.full_name), &bad);
-		put(row, "company_id", jstr(ev->employee.company_id), &bad);
-		put(row, "created_at", jts(&ev->employee.created_at), &bad);
-		put(row, "updated_at", jts(&ev->employee.updated_at), &bad);
+		w_str(&w, "kind", "employee");
+		w_str(&w, "id", ev->id);
+		w_str(&w, "email", ev->employee.email);
+		w_str(&w, "full_name", ev->employee.full_name);
+		w_str(&w, "company_id", ev->employee.company_id);
+		w_ts(&w, "created_at", &ev->employee.created_at);
+		w_ts(&w, "updated_at", &ev->employee.updated_at);
 		break;
 	case EVENT_FORM_SUBMISSION:
-		if ((row = json_object()) == NULL)
-			return NULL;
-		put(row, "kind", json_string("form"), &bad);
-		put(row, "form_id", jstr(ev->form.form_id), &bad);
-		put(row, "submission_id", json_string(ev->form.submission_id),
-		    &bad);
-		put(row, "company_id", jstr(ev->form.company_id), &bad);
-		put(row, "submitted_at", jts(&ev->form.submitted_at), &bad);
+		w_str(&w, "kind", "form");
+		w_str(&w, "form_id", ev->form.form_id);
+		w_str(&w, "submission_id", ev->form.submission_id);
+		w_str(&w, "company_id", ev->form.company_id);
+		w_ts(&w, "submitted_at", &ev->form.submitted_at);
 		break;
 	case EVENT_UNKNOWN:
-		return NULL;
+		break;
 	}
 	/*
 	 * The payload itself is not repeated here: the SQL takes the stored
 	 * one, or its "data" in the envelope shape.
 	 */
-	if (row != NULL && ev->subject != ev->root)
-		put(row, "subject", json_string("data"), &bad);
-	if (row != NULL && !bad)
-		text = json_dumps(row, JSON_COMPACT);
-	json_decref(row);
-	return text;
+	if (ev->subject != ev->root)
+		w_str(&w, "subject", "data");
+	w_close(&w, "}");
+	if (w.bad) {
+		buf_release(&w.b);
+		return NULL;
+	}
+	return w.b.data;	/* the caller frees it */
 }
 
 static int
@@ -443,7 +505,7 @@ parse_outcome(const char *s, enum outcome *out)
  * connection, decided from the failed result.
  */
 static PGresult *
-run(struct db *db, const char *stmt, const char *sql, int nparams,
+run(struct db *db, const char *sql, int nparams,
     const char *const *params, struct error *err)
 {
 	PGresult	*res;
@@ -454,8 +516,7 @@ run(struct db *db, const char *stmt, const char *sql, int nparams,
 	for (attempt = 0; attempt < 2; attempt++) {
 		if ((conn = db_conn(db, err)) == NULL)
 			return NULL;
-		res = exec_bounded(db, conn, stmt, sql, nparams, params,
-		    &timed_out);
+		res = exec_bounded(db, conn, sql, nparams, params, &timed_out);
 		if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
 			return res;
 		if (timed_out) {
@@ -479,56 +540,281 @@ run(struct db *db, const char *stmt, const char *sql, int nparams,
 }
 
 int
-db_store(struct db *db, const char *event_key, const struct event *ev,
-    const char *reason, enum outcome *outcome, long *deliveries,
+db_item_init(struct db_item *item, const char *event_key,
+    const struct event *ev, const char *reason, struct error *err)
+{
+	memset(item, 0, sizeof(*item));
+	error_init(&item->err);
+	if (reason == NULL && ev->type != EVENT_UNKNOWN &&
+	    (item->row = db_event_row(ev)) == NULL) {
+		error_set(err, 500, "", "out of memory mapping the event");
+		db_item_release(item);
+		return -1;
+	}
+	item->lock_key = ev->id != NULL ? ev->id : "";
+	item->params[0] = event_key;
+	item->params[1] = ev->type_name;
+	item->params[2] = ev->type == EVENT_NEW_EMPLOYEE ||
+	    ev->type == EVENT_FORM_SUBMISSION ? NULL : ev->id;
+	item->params[3] = reason != NULL ? "rejected" :
+	    ev->type == EVENT_UNKNOWN ? "ignored" : "apply";
+	item->params[4] = reason;
+	item->params[5] = ev->text;
+	item->params[6] = item->row;
+	return 0;
+}
+
+void
+db_item_release(struct db_item *item)
+{
+	free(item->row);
+	item->row = NULL;
+}
+
+/* What store_event answered for one item. */
+static void
+item_result(struct db_item *item, const PGresult *res)
+{
+	const char *errstr;
+
+	if (PQntuples(res) != 1 || PQnfields(res) != 2 ||
+	    parse_outcome(PQgetvalue(res, 0, 0), &item->outcome) == -1)
+		error_set(&item->err, 500, "", "meetergo.store_event answered "
+		    "something unexpected");
+	else if (parse_long(PQgetvalue(res, 0, 1), 1, LONG_MAX,
+	    &item->deliveries, &errstr) == -1)
+		error_set(&item->err, 500, "", "delivery count is %s", errstr);
+}
+
+/*
+ * The next result of a pipeline within the deadline; NULL when none can
+ * come (the connection failed, or *timed_out).  libpq ends the results of
+ * each query with a NULL: two in a row mean nothing more is on its way.
+ */
+static PGresult *
+pipe_result(PGconn *conn, long deadline, int *timed_out)
+{
+	PGresult	*res;
+	int		 r, nulls = 0;
+
+	while ((r = PQflush(conn)) == 1)
+		if ((r = wait_socket(conn, POLLOUT | POLLIN, deadline)) != 1)
+			goto wait_failed;
+	if (r == -1)
+		return NULL;
+	for (;;) {
+		if (!PQisBusy(conn)) {
+			if ((res = PQgetResult(conn)) != NULL)
+				return res;
+			if (++nulls == 2 || PQstatus(conn) == CONNECTION_BAD)
+				return NULL;
+			continue;
+		}
+		if ((r = wait_socket(conn, POLLIN, deadline)) != 1)
+			goto wait_failed;
+		if (!PQconsumeInput(conn))
+			return NULL;
+	}
+wait_failed:
+	if (r == 0)
+		*timed_out = 1;
+	return NULL;
+}
+
+/*
+ * One try at the items still pending (rc 1) in one pipeline: the prepare
+ * when the connection lacks it, one execute per item, and a sync.  The
+ * statements between two syncs run in one implicit transaction, committed
+ * (and, with synchronous_commit on, flushed) before the sync's answer, so
+ * one commit makes them all durable.
+ *
+ * 0: committed, every pending item has rc 0 (or its own error).  1: the
+ * statement of one item failed on its own (refused data, a fault, a
+ * timeout); that item has rc -1 and its error, the transaction was rolled
+ * back and the others are pending still.  -1: the pipeline as a whole
+ * failed (connection, deadlock, timeout), err set, *retry when another
+ * try on a new connection may succeed.
+ */
+static int
+pipeline_once(struct db *db, struct db_item **items, size_t n, int *retry,
     struct error *err)
 {
 	static const char sql[] =
 	    "SELECT outcome, deliveries FROM meetergo.store_event("
 	    "$1, $2, $3, $4, $5, $6::jsonb, $7::jsonb)";
-	const char	*params[7], *errstr;
-	char		*payload = NULL, *row = NULL;
+	static const char stmt[] = "meetergo_store_event";
+	PGconn		*conn;
 	PGresult	*res = NULL;
-	int		 rc = -1;
+	struct db_item	*failed = NULL;
+	enum failure	 f = FAIL_FAULT;
+	long		 deadline;
+	size_t		 i;
+	int		 prepare, timed_out = 0, rc = -1;
 
-	if ((payload = json_dumps(ev->root, JSON_COMPACT)) == NULL) {
-		error_set(err, 500, "", "out of memory encoding the payload");
-		goto done;
+	*retry = 0;
+	if ((conn = db_conn(db, err)) == NULL)
+		return -1;
+	prepare = db->settings->prepare && !db->prepared;
+	if (!PQenterPipelineMode(conn) ||
+	    (prepare && !PQsendPrepare(conn, stmt, sql, 7, NULL)))
+		goto broken;
+	for (i = 0; i < n; i++) {
+		if (items[i]->rc != 1)
+			continue;
+		if (db->settings->prepare ?
+		    !PQsendQueryPrepared(conn, stmt, 7, items[i]->params,
+		    NULL, NULL, 0) :
+		    !PQsendQueryParams(conn, sql, 7, NULL, items[i]->params,
+		    NULL, NULL, 0))
+			goto broken;
 	}
-	if (reason == NULL && ev->type != EVENT_UNKNOWN &&
-	    (row = db_event_row(ev)) == NULL) {
-		error_set(err, 500, "", "out of memory mapping the event");
-		goto done;
-	}
-	params[0] = event_key;
-	params[1] = ev->type_name;
-	params[2] = ev->type == EVENT_NEW_EMPLOYEE ||
-	    ev->type == EVENT_FORM_SUBMISSION ? NULL : ev->id;
-	params[3] = reason != NULL ? "rejected" :
-	    ev->type == EVENT_UNKNOWN ? "ignored" : "apply";
-	params[4] = reason;
-	params[5] = payload;
-	params[6] = row;
+	if (!PQpipelineSync(conn))
+		goto broken;
 
-	if ((res = run(db, "meetergo_store_event", sql, 7, params, err)) == NULL)
-		goto done;
-	if (PQntuples(res) != 1 || PQnfields(res) != 2 ||
-	    parse_outcome(PQgetvalue(res, 0, 0), outcome) == -1) {
-		error_set(err, 500, "", "meetergo.store_event answered "
-		    "something unexpected");
-		goto done;
+	/*
+	 * A statement may take up to statement_timeout: the deadline is
+	 * for the next result, and moves on with each one.
+	 */
+	deadline = monotonic_ms() + db->settings->db_timeout_ms + DB_GRACE_MS;
+	if (prepare) {
+		if ((res = pipe_result(conn, deadline, &timed_out)) == NULL)
+			goto broken;
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			goto failed;
+		db->prepared = 1;
+		PQclear(res);
 	}
-	if (parse_long(PQgetvalue(res, 0, 1), 1, LONG_MAX, deliveries,
-	    &errstr) == -1) {
-		error_set(err, 500, "", "delivery count is %s", errstr);
-		goto done;
+	for (i = 0; i < n; i++) {
+		if (items[i]->rc != 1)
+			continue;
+		if ((res = pipe_result(conn, deadline, &timed_out)) == NULL)
+			goto broken;
+		deadline = monotonic_ms() + db->settings->db_timeout_ms +
+		    DB_GRACE_MS;
+		switch (PQresultStatus(res)) {
+		case PGRES_TUPLES_OK:
+			item_result(items[i], res);
+			break;
+		case PGRES_PIPELINE_ABORTED:
+			break;
+		default:
+			if (failed == NULL) {
+				failed = items[i];
+				f = classify(res);
+				fail_error(db, res, f, &failed->err);
+			}
+			break;
+		}
+		PQclear(res);
 	}
-	rc = 0;
+	/* The sync's answer comes once the commit is flushed. */
+	if ((res = pipe_result(conn, deadline, &timed_out)) == NULL)
+		goto broken;
+	if (PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+		goto failed;
+	PQclear(res);
+	res = NULL;
+	if (!PQexitPipelineMode(conn))
+		goto broken;
+
+	if (failed == NULL) {
+		for (i = 0; i < n; i++)
+			if (items[i]->rc == 1)
+				items[i]->rc = error_isset(&items[i]->err) ?
+				    -1 : 0;
+		return 0;
+	}
+	/* Rolled back: the answers of the others do not hold. */
+	for (i = 0; i < n; i++)
+		if (items[i]->rc == 1 && items[i] != failed)
+			error_init(&items[i]->err);
+	if (f == FAIL_RETRY) {
+		/* A deadlock, a lost prepared statement: all try again. */
+		error_set(err, 503, "", "%s", failed->err.text);
+		error_init(&failed->err);
+		db_disconnect(db);
+		*retry = 1;
+		return -1;
+	}
+	failed->rc = -1;
+	return 1;
+
+failed:
+	f = classify(res);
+	fail_error(db, res, f, err);
+	*retry = f == FAIL_RETRY;
+	if (*retry)
+		db_disconnect(db);
+	else if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF) {
+		/* Read what is left, so the connection can serve again. */
+		PQclear(res);
+		while ((res = pipe_result(conn, deadline, &timed_out)) != NULL &&
+		    PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+			PQclear(res);
+		if (res == NULL || !PQexitPipelineMode(conn))
+			db_disconnect(db);
+	}
+	goto done;
+broken:
+	/* Connection lost or no answer in time: it is not to be trusted. */
+	if (timed_out)
+		error_set(err, 503, "", "database did not answer within %ld ms",
+		    db->settings->db_timeout_ms + DB_GRACE_MS);
+	else {
+		fail_error(db, res, FAIL_RETRY, err);
+		*retry = 1;
+	}
+	db_disconnect(db);
 done:
 	PQclear(res);
-	free(row);
-	free(payload);
+	for (i = 0; i < n; i++)
+		if (items[i]->rc == 1)
+			error_init(&items[i]->err);
 	return rc;
+}
+
+void
+db_store_batch(struct db *db, struct db_item **items, size_t n)
+{
+	struct db_item	*t;
+	struct error	 err;
+	size_t		 i, j;
+	int		 attempt = 0, retry, r;
+
+	/*
+	 * Rows are locked in the order of their ids, the same in every
+	 * batch, so that two batches sharing bookings do not deadlock; the
+	 * sort is stable, and events of one booking keep their order.
+	 */
+	for (i = 1; i < n; i++) {
+		t = items[i];
+		for (j = i; j > 0 && strcmp(items[j - 1]->lock_key,
+		    t->lock_key) > 0; j--)
+			items[j] = items[j - 1];
+		items[j] = t;
+	}
+	for (i = 0; i < n; i++) {
+		items[i]->rc = 1;
+		error_init(&items[i]->err);
+	}
+	/*
+	 * Each failure of one item's own takes that item out; a failure of
+	 * the whole pipeline gets one more try on a new connection.
+	 */
+	for (;;) {
+		error_init(&err);
+		if ((r = pipeline_once(db, items, n, &retry, &err)) == 0)
+			return;
+		if (r == 1)
+			continue;
+		if (!retry || attempt++ == 1)
+			break;
+	}
+	for (i = 0; i < n; i++)
+		if (items[i]->rc == 1) {
+			items[i]->rc = -1;
+			items[i]->err = err;
+		}
 }
 
 int
@@ -541,7 +827,7 @@ db_ping(struct db *db, struct error *err)
 	long		 version;
 	int		 rc = -1;
 
-	if ((res = run(db, NULL, sql, 0, NULL, err)) == NULL)
+	if ((res = run(db, sql, 0, NULL, err)) == NULL)
 		return -1;
 	if (PQgetisnull(res, 0, 0) || parse_long(PQgetvalue(res, 0, 0), 0,
 	    INT_MAX, &version, &errstr) == -1 || version != DB_SCHEMA_VERSION) {

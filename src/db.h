@@ -28,16 +28,38 @@ void		 db_free(struct db *);
 PGconn		*db_conn(struct db *, struct error *err);
 
 /*
- * Store one delivery in one transaction: the raw event under event_key
- * (hex SHA-256 of the raw body), its outcome and the change it makes.
- * For a rejected event pass ev with root set and reason; for others reason
- * is NULL.  Returns 0 with *outcome and *deliveries set, or -1 with err
- * set: 503 when the database is unreachable or busy (after one retry on a
- * fresh connection), 422 when it refuses the data, 500 for anything else.
+ * One delivery to store: the raw event under event_key (hex SHA-256 of
+ * the raw body), its outcome and the change it makes.  db_item_init
+ * encodes what is sent, in the caller's thread; the item borrows
+ * event_key, ev (and its text) and reason until db_item_release.  A rejected event is
+ * passed with ev->root set and reason; for others reason is NULL.
  */
-int		 db_store(struct db *, const char *event_key,
+struct db_item {
+	const char	*params[7];
+	const char	*lock_key;	/* the id whose row the event locks */
+	char		*row;		/* owned */
+	/* Set by db_store_batch. */
+	int		 rc;		/* 0 stored, -1 with err set */
+	enum outcome	 outcome;
+	long		 deliveries;
+	struct error	 err;
+};
+
+int		 db_item_init(struct db_item *, const char *event_key,
 		    const struct event *ev, const char *reason,
-		    enum outcome *outcome, long *deliveries, struct error *err);
+		    struct error *err);
+void		 db_item_release(struct db_item *);
+
+/*
+ * Store items[0..n) in one transaction, and so with one commit (one WAL
+ * flush) for all of them; one item is a batch of one.  Each item ends with
+ * rc 0 and its outcome and delivery count, or rc -1 and its own err: 503
+ * when the database is unreachable or busy (after one retry on a fresh
+ * connection), 422 when it refuses the data, 500 for anything else.  An
+ * item whose statement fails fails alone: the others are stored again
+ * without it.  The order of items may change.
+ */
+void		 db_store_batch(struct db *, struct db_item **items, size_t n);
 
 /* 0 when the database answers and has our schema, else -1 with err. */
 int		 db_ping(struct db *, struct error *err);

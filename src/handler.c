@@ -22,24 +22,17 @@
 
 void
 handler_init(struct handler *h, const struct settings *s,
-    const struct error *startup_error, struct db *db)
+    const struct error *startup_error, struct group *group)
 {
 	h->settings = s;
 	h->startup_error = startup_error;
-	h->db = db;
-	buf_init(&h->body, (size_t)s->max_body);
+	h->group = group;
 	h->has_spool = s->spool_dir != NULL;
 	if (h->has_spool)
 		spool_init(&h->spool, s->spool_dir, s->spool_max_files,
 		    s->spool_max_bytes);
-	h->db_up = 0;
-	h->spool_checked_ms = 0;
-}
-
-void
-handler_release(struct handler *h)
-{
-	buf_release(&h->body);
+	atomic_init(&h->db_up, 0);
+	atomic_init(&h->spool_checked_ms, 0);
 }
 
 /*
@@ -98,7 +91,7 @@ store_body(struct handler *h, const char *body, size_t len, int may_spool,
 		reason = err->text;
 	}
 
-	while (db_store(h->db, key, &ev, reason, outcome, &deliveries,
+	while (group_store(h->group, key, &ev, reason, outcome, &deliveries,
 	    &serr) == -1) {
 		if (serr.status != 422 || reason != NULL)
 			break;
@@ -111,7 +104,7 @@ store_body(struct handler *h, const char *body, size_t len, int may_spool,
 		error_init(&serr);
 	}
 	if (!error_isset(&serr)) {
-		h->db_up = 1;
+		atomic_store(&h->db_up, 1);
 		if (reason != NULL)
 			*outcome = OUTCOME_REJECTED;
 		log_event(ev.type_name, ev.id, key, response_word(*outcome),
@@ -121,7 +114,7 @@ store_body(struct handler *h, const char *body, size_t len, int may_spool,
 		goto done;
 	}
 	if (serr.status == 503)
-		h->db_up = 0;
+		atomic_store(&h->db_up, 0);
 	if (serr.status == 503 && may_spool && h->has_spool) {
 		struct error perr;
 
@@ -179,15 +172,16 @@ void
 handler_idle(struct handler *h)
 {
 	struct error	err;
-	long		done, now;
+	long		done, now, last;
 
-	if (!h->has_spool || !h->db_up)
+	if (!h->has_spool || !atomic_load(&h->db_up))
 		return;
-	/* A look at the directory at most once a second. */
+	/* A look at the directory at most once a second, by one thread. */
 	now = monotonic_ms();
-	if (h->spool_checked_ms != 0 && now - h->spool_checked_ms < 1000)
+	last = atomic_load(&h->spool_checked_ms);
+	if ((last != 0 && now - last < 1000) ||
+	    !atomic_compare_exchange_strong(&h->spool_checked_ms, &last, now))
 		return;
-	h->spool_checked_ms = now;
 	if (spool_count(&h->spool, NULL) <= 0)
 		return;
 	error_init(&err);
@@ -198,7 +192,7 @@ handler_idle(struct handler *h)
 		log_info("spool: drained %ld file%s", done,
 		    done == 1 ? "" : "s");
 		/* More may wait: look again after the next request. */
-		h->spool_checked_ms = 0;
+		atomic_store(&h->spool_checked_ms, 0);
 	}
 }
 
@@ -208,7 +202,7 @@ serve_health(struct handler *h, struct io *io, int head)
 	struct error err;
 
 	error_init(&err);
-	if (db_ping(h->db, &err) == 0) {
+	if (group_ping(h->group, &err) == 0) {
 		response_send(io, 200, "status", "ok", head);
 		return;
 	}
@@ -241,7 +235,7 @@ answer_error(struct io *io, const struct error *err)
 }
 
 static void
-serve(struct handler *h, struct io *io)
+serve(struct handler *h, struct io *io, struct buf *body)
 {
 	struct error	err;
 	enum outcome	outcome;
@@ -273,11 +267,11 @@ serve(struct handler *h, struct io *io)
 	    io->param(io, "HTTP_X_WEBHOOK_TOKEN"), &err) == -1 ||
 	    request_check_content_type(io->param(io, "CONTENT_TYPE"),
 	    &err) == -1 ||
-	    request_read_body(io, &h->body, &err) == -1 ||
+	    request_read_body(io, body, &err) == -1 ||
 	    auth_check_signature(h->settings, io->param(io, "HTTP_WEBHOOK_ID"),
 	    io->param(io, "HTTP_WEBHOOK_TIMESTAMP"),
-	    io->param(io, "HTTP_WEBHOOK_SIGNATURE"), h->body.data,
-	    h->body.len, time(NULL), &err) == -1) {
+	    io->param(io, "HTTP_WEBHOOK_SIGNATURE"), body->data,
+	    body->len, time(NULL), &err) == -1) {
 		if (err.status >= 500)
 			log_err("%s", err.text);
 		else
@@ -287,17 +281,17 @@ serve(struct handler *h, struct io *io)
 		return;
 	}
 
-	if (handler_event(h, h->body.data != NULL ? h->body.data : "",
-	    h->body.len, &outcome, &err) == -1 || outcome == OUTCOME_REJECTED)
+	if (handler_event(h, body->data != NULL ? body->data : "",
+	    body->len, &outcome, &err) == -1 || outcome == OUTCOME_REJECTED)
 		answer_error(io, &err);
 	else
 		response_outcome(io, outcome, 0);
 }
 
 void
-handler_serve(struct handler *h, struct io *io)
+handler_serve(struct handler *h, struct io *io, struct buf *body)
 {
-	serve(h, io);
+	serve(h, io, body);
 	/* A refused sender may still be sending; bounded, it does no harm. */
 	request_discard(io, HANDLER_DISCARD_MAX);
 }

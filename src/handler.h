@@ -2,40 +2,40 @@
 #ifndef MW_HANDLER_H
 #define MW_HANDLER_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "buf.h"
-#include "db.h"
 #include "error.h"
+#include "group.h"
 #include "io.h"
 #include "outcome.h"
 #include "settings.h"
 #include "spool.h"
 
 /*
- * Per-worker state kept across requests: the settings and database
- * connection (borrowed), the body buffer (owned, reused), and what is
- * known of the spool.
+ * What the request threads of a process share: the settings and the group
+ * of its database connection (borrowed), and what is known of the
+ * database and the spool.  Each request brings its own body buffer.
  */
 struct handler {
 	const struct settings	*settings;
 	const struct error	*startup_error;	/* borrowed; NULL if none */
-	struct db		*db;
-	struct buf		 body;
+	struct group		*group;
 	struct spool		 spool;
 	int			 has_spool;
-	int			 db_up;		/* the last store succeeded */
-	long			 spool_checked_ms;
+	atomic_int		 db_up;		/* the last store succeeded */
+	atomic_long		 spool_checked_ms;
 };
 
 /* startup_error, when set, makes every answer a 500 naming it. */
 void	handler_init(struct handler *, const struct settings *,
-	    const struct error *startup_error, struct db *);
-void	handler_release(struct handler *);
+	    const struct error *startup_error, struct group *);
 
 /*
  * Between requests: when the database is known to be up and the spool
- * holds files, store a bounded batch of them, oldest first.
+ * holds files, store a bounded batch of them, oldest first.  One thread
+ * of a process looks at a time, at most once a second.
  */
 void	handler_idle(struct handler *);
 
@@ -45,8 +45,11 @@ void	handler_idle(struct handler *);
  */
 int	handler_drain(struct handler *, long *done, struct error *err);
 
-/* Serve one request and write its answer; logs one line. */
-void	handler_serve(struct handler *, struct io *);
+/*
+ * Serve one request and write its answer; logs one line.  The body is
+ * read into body, whose maximum should be the max_body setting.
+ */
+void	handler_serve(struct handler *, struct io *, struct buf *body);
 
 /*
  * Decode and store one raw body, as a request or "webhookctl ingest" does;

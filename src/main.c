@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <fcgiapp.h>
 
 #include "db.h"
+#include "group.h"
 #include "handler.h"
 #include "io.h"
 #include "log.h"
@@ -42,6 +44,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: meetergo-webhook [--listen ADDR] [--backlog N] [--workers N]\n"
+	    "                        [--threads N]\n"
 	    "\n"
 	    "Receives meetergo webhooks and stores them in PostgreSQL.\n"
 	    "Runs as plain CGI when GATEWAY_INTERFACE is set, as FastCGI\n"
@@ -50,9 +53,12 @@ usage(FILE *f)
 	    "\n"
 	    "  --listen ADDR   HOST:PORT, :PORT or unix:/PATH\n"
 	    "  --backlog N     listen queue length (default 128)\n"
-	    "  --workers N     worker processes, each serving one request at\n"
-	    "                  a time on its own database connection (default\n"
-	    "                  MEETERGO_WEBHOOK_WORKERS, else 1)\n"
+	    "  --workers N     worker processes, each with its own database\n"
+	    "                  connection (default MEETERGO_WEBHOOK_WORKERS,\n"
+	    "                  else 1)\n"
+	    "  --threads N     requests each worker serves at once; those that\n"
+	    "                  arrive together share one commit (default\n"
+	    "                  MEETERGO_WEBHOOK_THREADS, else 8)\n"
 	    "  --help          show this help\n"
 	    "  --version       show the version\n"
 	    "\n"
@@ -67,78 +73,79 @@ run_cgi(void)
 	struct settings	 settings;
 	struct error	 err;
 	struct handler	 h;
+	struct buf	 body;
 	struct io	 io;
 	struct db	*db;
+	struct group	*group = NULL;
 
 	settings_init(&settings);
 	error_init(&err);
 	settings_load(&settings, &err);
-	if ((db = db_new(&settings)) == NULL) {
+	if ((db = db_new(&settings)) == NULL ||
+	    (group = group_new(db, 1)) == NULL) {
 		log_err("out of memory");
+		db_free(db);
 		return 1;
 	}
-	handler_init(&h, &settings, error_isset(&err) ? &err : NULL, db);
+	handler_init(&h, &settings, error_isset(&err) ? &err : NULL, group);
+	buf_init(&body, (size_t)settings.max_body);
 	io_init_cgi(&io);
-	handler_serve(&h, &io);
+	handler_serve(&h, &io, &body);
 	/* The answer is complete once stdout closes; then help the spool. */
 	fclose(stdout);
 	close(STDOUT_FILENO);
 	handler_idle(&h);
-	handler_release(&h);
+	buf_release(&body);
+	group_free(group);
 	db_free(db);
 	settings_release(&settings);
 	return 0;
 }
 
-/* One worker: accept and serve until SIGTERM. */
-static int
-serve(int fd, const struct settings *settings)
+/* What the request threads of one worker process share. */
+struct worker {
+	struct handler		 handler;
+	int			 fd;		/* listening socket */
+	int			 wake;		/* readable once we are to stop */
+	volatile sig_atomic_t	 failed;
+};
+
+/* A request thread: accept and serve until the wake pipe is readable. */
+static void *
+serve(void *arg)
 {
-	struct handler	 h;
+	struct worker	*w = arg;
+	struct buf	 body;
 	struct io	 io;
-	struct db	*db;
 	FCGX_Request	 req;
-	sigset_t	 term, waitmask;
-	int		 r, rc = 1;
+	struct pollfd	 pfd[2];
+	int		 r;
 
-	if ((db = db_new(settings)) == NULL) {
-		log_err("out of memory");
-		return 1;
-	}
-	if (FCGX_InitRequest(&req, fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+	if (FCGX_InitRequest(&req, w->fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_err("cannot set up the FastCGI request");
-		db_free(db);
-		return 1;
+		goto fail;
 	}
-	handler_init(&h, settings, NULL, db);
-
-	/*
-	 * SIGTERM is let in only while waiting for a request, by ppoll, which
-	 * unblocks it atomically: a request in hand is always finished, and
-	 * no signal can slip in between a check of quit and the wait.  The
-	 * socket is non-blocking, so when another worker took the connection
-	 * accept fails with EAGAIN instead of sleeping with SIGTERM blocked.
-	 */
-	sigemptyset(&term);
-	sigaddset(&term, SIGTERM);
-	sigaddset(&term, SIGINT);
-	sigprocmask(SIG_BLOCK, &term, &waitmask);
-	sigdelset(&waitmask, SIGTERM);
-	sigdelset(&waitmask, SIGINT);
+	buf_init(&body, (size_t)w->handler.settings->max_body);
+	pfd[1].fd = w->wake;
+	pfd[1].events = POLLIN;
 	for (;;) {
-		struct pollfd pfd;
-
-		if (quit)
-			break;
 		/* A kept connection (FCGI_KEEP_CONN) brings the next one. */
-		pfd.fd = req.ipcFd >= 0 ? req.ipcFd : fd;
-		pfd.events = POLLIN;
-		if (ppoll(&pfd, 1, NULL, &waitmask) == -1) {
+		pfd[0].fd = req.ipcFd >= 0 ? req.ipcFd : w->fd;
+		pfd[0].events = POLLIN;
+		if (poll(pfd, 2, -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_err("poll: %s", strerror(errno));
 			break;
 		}
+		if (pfd[1].revents != 0) {
+			r = 0;
+			goto done;
+		}
+		/*
+		 * The socket is non-blocking: when another thread or worker
+		 * took the connection, accept fails with EAGAIN.
+		 */
 		if ((r = FCGX_Accept_r(&req)) < 0) {
 			if (r == -EAGAIN || r == -EWOULDBLOCK || r == -EINTR)
 				continue;
@@ -146,14 +153,87 @@ serve(int fd, const struct settings *settings)
 			break;
 		}
 		io_init_fcgx(&io, &req);
-		handler_serve(&h, &io);
+		handler_serve(&w->handler, &io, &body);
 		FCGX_Finish_r(&req);
-		if (!quit)
-			handler_idle(&h);
+		handler_idle(&w->handler);
 	}
-	rc = quit ? 0 : 1;
+	r = -1;
+done:
 	FCGX_Free(&req, 1);
-	handler_release(&h);
+	buf_release(&body);
+	if (r == 0)
+		return NULL;
+fail:
+	/* The process stops: the supervisor, if any, starts a new one. */
+	w->failed = 1;
+	kill(getpid(), SIGTERM);
+	return NULL;
+}
+
+/*
+ * One worker process: its threads serve requests and share one database
+ * connection through the group, which stores the events they have in hand
+ * together.  Signals are blocked in every thread and taken here by
+ * sigwait: a request in hand is always finished, SIGTERM only wakes the
+ * threads that wait for one.
+ */
+static int
+run_worker(int fd, const struct settings *settings)
+{
+	struct worker	 w;
+	struct db	*db = NULL;
+	struct group	*group = NULL;
+	pthread_t	*threads = NULL;
+	sigset_t	 term;
+	long		 i, started = 0;
+	int		 pipefd[2] = { -1, -1 }, sig, rc = 1;
+
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &term, NULL);
+
+	memset(&w, 0, sizeof(w));
+	w.fd = fd;
+	if ((db = db_new(settings)) == NULL ||
+	    (group = group_new(db, (size_t)settings->threads)) == NULL ||
+	    (threads = calloc((size_t)settings->threads,
+	    sizeof(*threads))) == NULL) {
+		log_err("out of memory");
+		goto done;
+	}
+	if (pipe2(pipefd, O_CLOEXEC) == -1) {
+		log_err("pipe: %s", strerror(errno));
+		goto done;
+	}
+	w.wake = pipefd[0];
+	handler_init(&w.handler, settings, NULL, group);
+	for (i = 0; i < settings->threads; i++) {
+		if ((errno = pthread_create(&threads[i], NULL, serve,
+		    &w)) != 0) {
+			log_err("cannot start a thread: %s", strerror(errno));
+			w.failed = 1;
+			break;
+		}
+		started++;
+	}
+	/* quit: a SIGTERM that came before it was blocked. */
+	if (started == settings->threads && !quit)
+		while (sigwait(&term, &sig) != 0)
+			;
+	/* Readable from now on: every thread waiting for a request wakes. */
+	if (write(pipefd[1], "", 1) == -1)
+		log_err("wake pipe: %s", strerror(errno));
+	for (i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	rc = w.failed ? 1 : 0;
+done:
+	if (pipefd[0] != -1) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+	}
+	free(threads);
+	group_free(group);
 	db_free(db);
 	return rc;
 }
@@ -168,7 +248,7 @@ spawn(int fd, const struct settings *settings)
 		return -1;
 	}
 	if (pid == 0) {
-		int rc = serve(fd, settings);
+		int rc = run_worker(fd, settings);
 
 		io_shutdown();
 		_exit(rc);
@@ -236,7 +316,7 @@ supervise(int fd, const struct settings *settings, long n)
 }
 
 static int
-run_fastcgi(int fd, long workers)
+run_fastcgi(int fd, long workers, long threads)
 {
 	struct sigaction sa;
 	struct settings	 settings;
@@ -251,6 +331,8 @@ run_fastcgi(int fd, long workers)
 	}
 	if (workers == 0)
 		workers = settings.workers;
+	if (threads != 0)
+		settings.threads = threads;
 	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
 	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1) {
 		log_err("listening socket: %s", strerror(errno));
@@ -266,7 +348,7 @@ run_fastcgi(int fd, long workers)
 	sigaction(SIGINT, &sa, NULL);
 
 	rc = workers > 1 ? supervise(fd, &settings, workers) :
-	    serve(fd, &settings);
+	    run_worker(fd, &settings);
 	settings_release(&settings);
 	return rc;
 }
@@ -332,12 +414,13 @@ main(int argc, char *argv[])
 		{ "listen",	required_argument,	NULL, 'l' },
 		{ "backlog",	required_argument,	NULL, 'b' },
 		{ "workers",	required_argument,	NULL, 'w' },
+		{ "threads",	required_argument,	NULL, 't' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
 	};
 	const char	*listen_addr = NULL, *errstr;
-	long		 backlog = 128, workers = 0;
+	long		 backlog = 128, workers = 0, threads = 0;
 	int		 ch, fd, rc;
 
 	log_init(argc > 0 ? argv[0] : NULL);
@@ -378,6 +461,14 @@ main(int argc, char *argv[])
 				return 2;
 			}
 			break;
+		case 't':
+			if (parse_long(optarg, 1, SETTINGS_MAX_THREADS,
+			    &threads, &errstr) == -1) {
+				log_err("--threads \"%s\" is %s (want 1 to %d)",
+				    optarg, errstr, SETTINGS_MAX_THREADS);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -404,7 +495,7 @@ main(int argc, char *argv[])
 		    "FastCGI (stdin is not a listening socket); use --listen");
 		return 2;
 	}
-	rc = run_fastcgi(fd, workers);
+	rc = run_fastcgi(fd, workers, threads);
 	io_shutdown();
 	return rc;
 }

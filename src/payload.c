@@ -118,8 +118,156 @@ event_release(struct event *ev)
 {
 	free(ev->booking.attendees);
 	free(ev->booking.hosts);
+	free(ev->text);
 	json_decref(ev->root);
 	event_init(ev);
+}
+
+/*
+ * The stored payload is the body's own text with the secret cut out: far
+ * cheaper than encoding the tree again, and numbers stay as they were
+ * sent.  jansson has parsed the text, so it is valid JSON, and the
+ * scanner below only needs to find where things end.
+ */
+struct span {
+	size_t	from, to;
+};
+
+static size_t
+skip_ws(const char *s, size_t i, size_t len)
+{
+	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
+	    s[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* s[i] is the opening quote: the index past the closing one. */
+static size_t
+skip_string(const char *s, size_t i, size_t len)
+{
+	for (i++; i < len && s[i] != '"'; i++)
+		if (s[i] == '\\')
+			i++;
+	return i + 1;
+}
+
+/* The index past the value that starts at s[i]. */
+static size_t
+skip_value(const char *s, size_t i, size_t len)
+{
+	int depth = 0;
+
+	if (s[i] != '{' && s[i] != '[' && s[i] != '"') {
+		while (i < len && strchr(",}] \t\n\r", s[i]) == NULL)
+			i++;
+		return i;
+	}
+	do {
+		if (s[i] == '"') {
+			i = skip_string(s, i, len);
+			continue;
+		}
+		if (s[i] == '{' || s[i] == '[')
+			depth++;
+		else if (s[i] == '}' || s[i] == ']')
+			depth--;
+		i++;
+	} while (i < len && depth > 0);
+	return i;
+}
+
+/*
+ * In the object that starts at s[i], the member named key: its value, and
+ * what to cut to remove it (the member and one comma next to it).  1
+ * found, 0 not there, -1 cannot tell: a key is escaped, and might spell
+ * key (duplicates are refused by the parser, so a plain match is the one).
+ */
+static int
+find_member(const char *s, size_t i, size_t len, const char *key,
+    struct span *value, struct span *cut)
+{
+	size_t	klen = strlen(key), k, kend, prev_end = 0;
+	int	first = 1;
+
+	for (i = skip_ws(s, i + 1, len); i < len && s[i] == '"'; first = 0) {
+		k = i;
+		kend = skip_string(s, i, len);
+		if (memchr(s + k + 1, '\\', kend - k - 2) != NULL)
+			return -1;
+		value->from = skip_ws(s, skip_ws(s, kend, len) + 1, len);
+		value->to = skip_value(s, value->from, len);
+		i = skip_ws(s, value->to, len);
+		if (kend - k - 2 == klen && memcmp(s + k + 1, key, klen) == 0) {
+			if (i < len && s[i] == ',') {
+				cut->from = k;
+				cut->to = skip_ws(s, i + 1, len);
+			} else {
+				cut->from = first ? k : prev_end;
+				cut->to = value->to;
+			}
+			return 1;
+		}
+		if (i >= len || s[i] != ',')
+			break;
+		prev_end = value->to;
+		i = skip_ws(s, i + 1, len);
+	}
+	return 0;
+}
+
+/*
+ * ev->text: buf without the ncut secrets that were removed from the tree,
+ * or, when the text cannot be cut with certainty, the tree encoded.
+ */
+static int
+make_text(struct event *ev, const char *buf, size_t len, int ncut)
+{
+	struct span	cuts[2], value, data;
+	size_t		i, n = 0, at, out;
+	int		r;
+
+	/*
+	 * jansson reads past a NUL byte between tokens; the text handed on
+	 * is a C string.  The request layer refuses such bodies already.
+	 */
+	if (memchr(buf, '\0', len) != NULL)
+		goto encode;
+	i = skip_ws(buf, 0, len);
+	if (ncut > 0) {
+		if ((r = find_member(buf, i, len, "secret", &value,
+		    &cuts[n])) == -1)
+			goto encode;
+		n += (size_t)r;
+	}
+	if (ev->subject != NULL && ev->subject != ev->root && (size_t)ncut > n) {
+		if (find_member(buf, i, len, "data", &data, &cuts[n]) != 1 ||
+		    (r = find_member(buf, data.from, len, "secret", &value,
+		    &cuts[n])) == -1)
+			goto encode;
+		n += (size_t)r;
+	}
+	if (n != (size_t)ncut)
+		goto encode;
+	if (n == 2 && cuts[1].from < cuts[0].from) {
+		struct span t = cuts[0];
+
+		cuts[0] = cuts[1];
+		cuts[1] = t;
+	}
+	if ((ev->text = malloc(len + 1)) == NULL)
+		return -1;
+	for (i = 0, at = 0, out = 0; i <= n; i++) {
+		size_t end = i < n ? cuts[i].from : len;
+
+		memcpy(ev->text + out, buf + at, end - at);
+		out += end - at;
+		at = i < n ? cuts[i].to : len;
+	}
+	ev->text[out] = '\0';
+	return 0;
+encode:
+	return (ev->text = json_dumps(ev->root, JSON_COMPACT)) != NULL ? 0 : -1;
 }
 
 /* Decoding context: where we are, for messages that name the field. */
@@ -375,6 +523,7 @@ payload_decode(const char *buf, size_t len, int keep_secret,
 	json_error_t	 jerr;
 	json_t		*t;
 	size_t		 i;
+	int		 ncut = 0;
 
 	event_release(ev);
 	ev->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -413,9 +562,15 @@ payload_decode(const char *buf, size_t len, int keep_secret,
 		}
 
 	if (!keep_secret) {
-		json_object_del(ev->root, "secret");
-		if (ev->subject != NULL)
-			json_object_del(ev->subject, "secret");
+		if (json_object_del(ev->root, "secret") == 0)
+			ncut++;
+		if (ev->subject != NULL && ev->subject != ev->root &&
+		    json_object_del(ev->subject, "secret") == 0)
+			ncut++;
+	}
+	if (make_text(ev, buf, len, ncut) == -1) {
+		error_set(err, 500, "", "out of memory");
+		goto refuse;
 	}
 
 	if (ev->type == EVENT_UNKNOWN) {
@@ -445,6 +600,8 @@ payload_decode(const char *buf, size_t len, int keep_secret,
 refuse:
 	json_decref(ev->root);
 	ev->root = NULL;
+	free(ev->text);
+	ev->text = NULL;
 	ev->subject = NULL;
 	ev->type_name = NULL;
 	return -1;

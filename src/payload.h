@@ -73,6 +73,7 @@ struct form {
 
 struct event {
 	json_t		*root;		/* owned: the body, secret removed */
+	char		*text;		/* owned: root as JSON text to store */
 	json_t		*subject;	/* borrowed: root, or its "data" */
 	enum event_type	 type;
 	const char	*type_name;	/* as sent */
@@ -93,7 +94,8 @@ void	event_release(struct event *);
  * (ev->root is NULL then), 422 when a known event is malformed (ev->root
  * and ev->type_name are set so that it can be kept as rejected), 500 when
  * out of memory.  Unless keep_secret, the appointment "secret" is removed
- * from ev->root.
+ * from ev->root.  Whenever ev->root is set, so is ev->text: the body's
+ * own text with the secret cut out, which equals ev->root as JSON.
  */
 int	payload_decode(const char *buf, size_t len, int keep_secret,
 	    struct event *ev, struct error *err);

@@ -17,6 +17,7 @@ settings_init(struct settings *s)
 	s->spool_max_files = SETTINGS_DEFAULT_SPOOL_FILES;
 	s->spool_max_bytes = SETTINGS_DEFAULT_SPOOL_BYTES;
 	s->workers = 1;
+	s->threads = SETTINGS_DEFAULT_THREADS;
 	s->prepare = 1;
 }
 
@@ -166,7 +167,9 @@ settings_load(struct settings *s, struct error *err)
 		goto fail;
 	s->keep_secret = keep == 1;
 	if (env_long("MEETERGO_WEBHOOK_WORKERS", 1, SETTINGS_MAX_WORKERS,
-	    &s->workers, err) == -1)
+	    &s->workers, err) == -1 ||
+	    env_long("MEETERGO_WEBHOOK_THREADS", 1, SETTINGS_MAX_THREADS,
+	    &s->threads, err) == -1)
 		goto fail;
 	/* PgBouncer's transaction pooling cannot keep prepared statements. */
 	if (env_long("MEETERGO_WEBHOOK_PREPARE", 0, 1, &prepare, err) == -1)

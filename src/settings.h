@@ -10,6 +10,8 @@
 #define SETTINGS_DEFAULT_MAX_BODY	262144L
 #define SETTINGS_DEFAULT_TIMEOUT_MS	5000L
 #define SETTINGS_MAX_WORKERS		256
+#define SETTINGS_MAX_THREADS		64	/* GROUP_MAX */
+#define SETTINGS_DEFAULT_THREADS	8
 #define SETTINGS_DEFAULT_SPOOL_FILES	10000L
 #define SETTINGS_DEFAULT_SPOOL_BYTES	(256L * 1024 * 1024)
 
@@ -36,6 +38,7 @@ struct settings {
 	long		 db_timeout_ms;
 	int		 keep_secret;
 	long		 workers;	/* FastCGI worker processes */
+	long		 threads;	/* requests in hand per worker */
 	int		 prepare;	/* prepared statements allowed */
 };
 

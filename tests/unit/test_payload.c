@@ -418,6 +418,22 @@ check_people(const struct event *ev)
 	assert_int_equal(n, bk->nattendees);
 }
 
+/* The text to store says exactly what the tree holds. */
+static void
+assert_text_is_root(const struct event *ev)
+{
+	json_t		*parsed;
+	json_error_t	 jerr;
+
+	assert_non_null(ev->text);
+	parsed = json_loads(ev->text, JSON_REJECT_DUPLICATES, &jerr);
+	if (parsed == NULL)
+		fail_msg("text does not parse: %s: %s", jerr.text, ev->text);
+	if (!json_equal(parsed, ev->root))
+		fail_msg("text differs from the tree: %s", ev->text);
+	json_decref(parsed);
+}
+
 static void
 test_case(void **state)
 {
@@ -465,6 +481,8 @@ test_case(void **state)
 		assert_non_null(c->ev.root);
 	} else
 		assert_int_equal(rc, -1);
+	if (c->ev.root != NULL)
+		assert_text_is_root(&c->ev);
 	dump_event(&c->dump, rc, &c->ev, &err);
 	if (rc == 0 && c->ev.type >= EVENT_BOOKING_CREATED &&
 	    c->ev.type <= EVENT_BOOKING_CANCELLED)
@@ -868,6 +886,125 @@ test_row_booking(void **state)
 	event_release(&ev);
 }
 
+/*
+ * The row is written as text by hand: every character a string may hold
+ * comes back the same, whatever JSON must escape.
+ */
+static void
+test_row_escapes(void **state)
+{
+	static const char *const nasty[] = {
+		"say \"hi\"",
+		"back\\slash\\",
+		"line\nbreak\r\ttab\b\f",
+		"\x01\x1f\x7f",
+		"K\xc3\xb6ln \xe2\x80\x93 \xf0\x9f\x93\x85 </script>",
+		"",
+	};
+	struct error	 err;
+	struct event	 ev;
+	json_t		*body, *row;
+	char		*input, *text;
+	size_t		 len, i;
+
+	(void)state;
+	for (i = 0; i < sizeof(nasty) / sizeof(nasty[0]); i++) {
+		input = read_fixture("booking_created.flat.json", &len);
+		assert_non_null(input);
+		body = json_loadb(input, len, 0, NULL);
+		free(input);
+		assert_non_null(body);
+		assert_int_equal(json_object_set_new(body, "location",
+		    json_string(nasty[i])), 0);
+		text = json_dumps(body, JSON_COMPACT);
+		json_decref(body);
+		assert_non_null(text);
+
+		error_init(&err);
+		event_init(&ev);
+		if (payload_decode(text, strlen(text), 0, &ev, &err) != 0)
+			fail_msg("case %zu: %d %s", i, err.status, err.text);
+		free(text);
+		row = event_row(&ev, booking_keys);
+		assert_member(row, "location", nasty[i]);
+		json_decref(row);
+		event_release(&ev);
+	}
+}
+
+/*
+ * The secret is cut out of the body's own text wherever it stands; where
+ * the text cannot be cut with certainty the tree is encoded instead.
+ */
+static void
+test_text_cuts(void **state)
+{
+	static const struct {
+		const char	*body;
+		int		 cut;	/* the text keeps the body's layout */
+	} tcases[] = {
+		{ "{\"secret\":\"s\",\"webhookType\":\"x\"}", 1 },
+		{ "{\"webhookType\":\"x\",\"secret\":\"s\"}", 1 },
+		{ "{\"webhookType\":\"x\", \"secret\" : \"s\" , \"a\":[1,"
+		  "{\"secret\":\"inner\"}]}", 1 },
+		{ " \n{\"webhookType\":\"x\",\n\t\"secret\":\"s\"\r\n}\n ", 1 },
+		{ "{\"webhookType\":\"x\",\"a\":\"secret\",\"secret\":1e5}", 1 },
+		{ "{\"webhookType\":\"x\",\"secret\":{\"a\":\"}\\\"{[\"},"
+		  "\"b\":\"\\\\\\\"\"}", 1 },
+		{ "{\"webhookType\":\"x\",\"secret\":[true,null,{}],\"c\":-0.5}",
+		  1 },
+		{ "{\"event\":\"x\",\"secret\":\"r\",\"data\":{\"secret\":\"s\","
+		  "\"id\":\"1\"}}", 1 },
+		{ "{\"event\":\"x\",\"data\":{\"id\":\"1\",\"secret\":\"s\"},"
+		  "\"secret\":\"r\"}", 1 },
+		{ "{\"event\":\"x\",\"data\":{\"secret\":\"s\"}}", 1 },
+		{ "{\"event\":\"x\",\"data\":[],\"secret\":\"s\"}", 1 },
+		{ "{\"webhookType\":\"x\",\"a\":1}", 1 },
+		{ "{\"webhookType\":\"x\",\"secr\\u0065t\":\"s\"}", 0 },
+		{ "{\"event\":\"x\",\"data\":{\"\\u0073ecret\":\"s\"}}", 0 },
+	};
+	static const char nul[] =
+	    "{\"webhookType\":\"x\",\"secret\":\"s\",\0\"a\":\"b\"}";
+	struct error	 err;
+	struct event	 ev;
+	json_t		*data;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(tcases) / sizeof(tcases[0]); i++) {
+		error_init(&err);
+		event_init(&ev);
+		if (payload_decode(tcases[i].body, strlen(tcases[i].body), 0,
+		    &ev, &err) != 0)
+			fail_msg("case %zu: %d %s", i, err.status, err.text);
+		assert_null(json_object_get(ev.root, "secret"));
+		data = json_object_get(ev.root, "data");
+		if (json_is_object(data))
+			assert_null(json_object_get(data, "secret"));
+		assert_text_is_root(&ev);
+		/* A cut keeps the rest as sent; an encoding is compact. */
+		if (tcases[i].cut && strchr(tcases[i].body, ' ') != NULL)
+			assert_non_null(strchr(ev.text, ' '));
+		event_release(&ev);
+
+		/* Kept, the secret makes the text the body itself. */
+		event_init(&ev);
+		assert_int_equal(payload_decode(tcases[i].body,
+		    strlen(tcases[i].body), 1, &ev, &err), 0);
+		assert_string_equal(ev.text, tcases[i].body);
+		event_release(&ev);
+	}
+
+	/* jansson reads past a NUL byte between tokens: the tree it is. */
+	event_init(&ev);
+	error_init(&err);
+	if (payload_decode(nul, sizeof(nul) - 1, 0, &ev, &err) == 0) {
+		assert_text_is_root(&ev);
+		assert_null(strstr(ev.text, "secret"));
+	}
+	event_release(&ev);
+}
+
 /* The envelope's row points at data, not the envelope, as its payload. */
 static void
 test_row_booking_envelope(void **state)
@@ -1018,6 +1155,8 @@ main(void)
 		cmocka_unit_test(test_every_fixture_has_a_case),
 		cmocka_unit_test(test_timestamp_not_a_string),
 		cmocka_unit_test(test_row_booking),
+		cmocka_unit_test(test_row_escapes),
+		cmocka_unit_test(test_text_cuts),
 		cmocka_unit_test(test_row_booking_envelope),
 		cmocka_unit_test(test_row_booking_attendee_removed),
 		cmocka_unit_test(test_row_employee),

@@ -1,0 +1,152 @@
+/* Group commit: events that arrive together share one transaction. */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "group.h"
+
+struct waiter {
+	struct db_item	 item;
+	enum {
+		QUEUED,
+		TAKEN,		/* in the batch being stored */
+		DONE
+	}		 state;
+	struct waiter	*next;
+};
+
+struct group {
+	struct db	*db;
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 cond;		/* a batch ended */
+	struct waiter	*head, **tail;	/* queued, oldest first */
+	int		 busy;		/* a thread has the connection */
+	size_t		 max;
+	/* The leader's, max long: db_store_batch may reorder items. */
+	struct waiter	**taken;
+	struct db_item	**items;
+};
+
+struct group *
+group_new(struct db *db, size_t max)
+{
+	struct group *g;
+
+	if (max < 1 || max > GROUP_MAX || (g = calloc(1, sizeof(*g))) == NULL)
+		return NULL;
+	if ((g->taken = calloc(max, sizeof(*g->taken))) == NULL ||
+	    (g->items = calloc(max, sizeof(*g->items))) == NULL)
+		goto fail;
+	if (pthread_mutex_init(&g->lock, NULL) != 0)
+		goto fail;
+	if (pthread_cond_init(&g->cond, NULL) != 0) {
+		pthread_mutex_destroy(&g->lock);
+		goto fail;
+	}
+	g->db = db;
+	g->tail = &g->head;
+	g->max = max;
+	return g;
+fail:
+	free(g->items);
+	free(g->taken);
+	free(g);
+	return NULL;
+}
+
+void
+group_free(struct group *g)
+{
+	if (g == NULL)
+		return;
+	pthread_cond_destroy(&g->cond);
+	pthread_mutex_destroy(&g->lock);
+	free(g->items);
+	free(g->taken);
+	free(g);
+}
+
+/* Wait, with the lock held, until the connection is ours. */
+static void
+acquire(struct group *g)
+{
+	while (g->busy)
+		pthread_cond_wait(&g->cond, &g->lock);
+	g->busy = 1;
+}
+
+static void
+release(struct group *g)
+{
+	g->busy = 0;
+	pthread_cond_broadcast(&g->cond);
+}
+
+int
+group_store(struct group *g, const char *event_key, const struct event *ev,
+    const char *reason, enum outcome *outcome, long *deliveries,
+    struct error *err)
+{
+	struct waiter	 self, *w, *next;
+	size_t		 n, i;
+
+	/* The encoding is done here, in parallel, not by the leader. */
+	if (db_item_init(&self.item, event_key, ev, reason, err) == -1)
+		return -1;
+	self.state = QUEUED;
+	self.next = NULL;
+
+	pthread_mutex_lock(&g->lock);
+	*g->tail = &self;
+	g->tail = &self.next;
+	while (self.state != DONE) {
+		if (g->busy) {
+			pthread_cond_wait(&g->cond, &g->lock);
+			continue;
+		}
+		/* Lead: take what is queued, store it without the lock. */
+		g->busy = 1;
+		for (n = 0, w = g->head; w != NULL && n < g->max; w = next) {
+			next = w->next;
+			w->state = TAKEN;
+			g->taken[n] = w;
+			g->items[n++] = &w->item;
+		}
+		g->head = w;
+		if (w == NULL)
+			g->tail = &g->head;
+		pthread_mutex_unlock(&g->lock);
+
+		db_store_batch(g->db, g->items, n);
+
+		pthread_mutex_lock(&g->lock);
+		for (i = 0; i < n; i++)
+			g->taken[i]->state = DONE;
+		release(g);
+	}
+	pthread_mutex_unlock(&g->lock);
+
+	if (self.item.rc == 0) {
+		*outcome = self.item.outcome;
+		*deliveries = self.item.deliveries;
+	} else
+		*err = self.item.err;
+	db_item_release(&self.item);
+	return self.item.rc == 0 ? 0 : -1;
+}
+
+int
+group_ping(struct group *g, struct error *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&g->lock);
+	acquire(g);
+	pthread_mutex_unlock(&g->lock);
+	rc = db_ping(g->db, err);
+	pthread_mutex_lock(&g->lock);
+	release(g);
+	pthread_mutex_unlock(&g->lock);
+	return rc;
+}

@@ -1,0 +1,41 @@
+/* Group commit: events that arrive together share one transaction. */
+#ifndef MW_GROUP_H
+#define MW_GROUP_H
+
+#include <stddef.h>
+
+#include "db.h"
+#include "error.h"
+#include "outcome.h"
+#include "payload.h"
+
+/*
+ * The one database connection of a process, shared by its request
+ * threads.  A thread that finds the connection idle stores every event
+ * queued so far in one transaction (it leads that batch); the others wait
+ * for its commit, and the first of them still queued leads the next.  No
+ * thread of its own, no timer: a lone event is stored at once, and under
+ * load each batch takes what arrived while the one before it committed.
+ * group_new borrows the db, which must outlive the group.
+ */
+struct group;
+
+/* max: the most events in one transaction (1 to GROUP_MAX). */
+#define GROUP_MAX	64
+
+struct group	*group_new(struct db *, size_t max);
+void		 group_free(struct group *);
+
+/*
+ * Store one delivery, as db_store_batch does, in the next transaction to
+ * commit; returns once that commit is durable.  0 with *outcome and
+ * *deliveries set, or -1 with err set (see db_store_batch).
+ */
+int		 group_store(struct group *, const char *event_key,
+		    const struct event *ev, const char *reason,
+		    enum outcome *outcome, long *deliveries, struct error *err);
+
+/* db_ping, between two batches. */
+int		 group_ping(struct group *, struct error *err);
+
+#endif

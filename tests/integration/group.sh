@@ -1,0 +1,250 @@
+#!/bin/bash
+# group.sh: the requests a responder has in hand share one commit.  While
+# a writer lock holds the first store back, the others queue; once it is
+# released they are committed together: every one answered for itself,
+# a refused event taken out without failing its neighbours, duplicates
+# told apart within one transaction, a lost connection retried, and
+# SIGTERM waiting for all of them.  The rows' xmin (the inserting
+# transaction) shows how many commits there were.
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+# shellcheck source=tests/lib/tap.sh
+. "$top_srcdir/tests/lib/tap.sh"
+# shellcheck source=tests/lib/pg.sh
+. "$top_srcdir/tests/lib/pg.sh"
+
+pg_start
+migrate
+export MEETERGO_WEBHOOK_TOKEN=group-test-token-51be
+TEST_TOKEN=$MEETERGO_WEBHOOK_TOKEN
+W=$PG_TMP/work
+GOOD=$FIXTURES/booking_created.flat.json
+
+# One worker, up to 32 requests in hand: a wave of up to 31 requests
+# behind a held one is one batch.
+fcgi_start grp MEETERGO_WEBHOOK_THREADS=32
+FCGI_SOCK=$PG_TMP/grp.sock
+
+# lock_hold: another session locks webhook_events against writes, until
+# lock_release.
+lock_hold() {
+	psql -X -q -c "BEGIN" \
+	    -c "LOCK TABLE meetergo.webhook_events IN SHARE MODE" \
+	    -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+	LOCK_PID=$!
+	track_pid "$LOCK_PID"
+	for _ in $(seq 1 200); do
+		[ "$(pg_sql "SELECT count(*) FROM pg_locks
+		    WHERE relation = 'meetergo.webhook_events'::regclass
+		      AND mode = 'ShareLock' AND granted")" = 1 ] && return 0
+		sleep 0.05
+	done
+	bail_out "lock_hold: the lock was not taken"
+}
+
+lock_release() {
+	pg_sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+	    WHERE query = 'SELECT pg_sleep(60)'" >/dev/null
+	wait "$LOCK_PID" 2>/dev/null
+	untrack_pid "$LOCK_PID"
+}
+
+# waiting_on_lock: 1 when a store of the responder waits for the lock.
+waiting_on_lock() {
+	pg_sql "SELECT count(*) > 0 FROM pg_stat_activity
+	    WHERE wait_event_type = 'Lock'
+	      AND query LIKE '%store_event%'" | sed 's/t/1/; s/f/0/'
+}
+
+# wave NAME FILE...: post every file at once; answers in $W/NAME.N, in
+# the order of the files.  The first goes alone and is held back by the
+# lock, so that the others queue behind it.
+wave() {
+	local name=$1 n=0 f pids=()
+	shift
+	for f in "$@"; do
+		n=$((n + 1))
+		fcgi_request "$FCGI_SOCK" POST "$f" \
+		    HTTP_X_WEBHOOK_TOKEN="$TEST_TOKEN" \
+		    >"$W/$name.$n" 2>>"$PG_TMP/cgi-fcgi.log" &
+		pids+=($!)
+		if [ $n = 1 ]; then
+			for _ in $(seq 1 200); do
+				[ "$(waiting_on_lock)" = 1 ] && break
+				sleep 0.05
+			done
+		fi
+	done
+	# Time for the others to reach the queue.
+	sleep 1.5
+	WAVE_PIDS=("${pids[@]}")
+}
+
+wave_wait() {
+	wait "${WAVE_PIDS[@]}" 2>/dev/null
+}
+
+# answers NAME: "status body" of each answer, one per line.
+answers() {
+	local f
+	for f in $(ls "$W/$1".* | sort -t. -k2 -n); do
+		echo "$(resp_status "$f") $(resp_body "$f")"
+	done
+}
+
+bodies() {
+	local prefix=$1 n=$2 i
+	shift 2
+	for i in $(seq 1 "$n"); do
+		variant "$GOOD" "$W/$prefix-$i.json" id="$prefix-$i" "$@"
+		echo "$W/$prefix-$i.json"
+	done
+}
+
+# --- a wave of new bookings: one commit for those that queued -------------
+
+mapfile -t files < <(bodies g 30)
+lock_hold
+wave g "${files[@]}"
+lock_release
+wave_wait
+is "$(answers g | sort | uniq -c | sed 's/^ *//')" \
+    '30 200 {"status":"stored"}' "30 at once: each answered 200 stored"
+is "$(pg_sql "SELECT count(*) FROM meetergo.webhook_events e
+	JOIN meetergo.bookings b ON b.id = e.booking_id
+	WHERE e.booking_id LIKE 'g-%' AND e.outcome = 'applied'")" 30 \
+    "30 at once: 30 events applied, 30 bookings"
+commits=$(pg_sql "SELECT count(DISTINCT xmin::text)
+	FROM meetergo.webhook_events WHERE booking_id LIKE 'g-%'")
+diag "30 events in $commits commits"
+ok "$([ "$commits" -le 3 ]; echo $?)" \
+    "30 at once: the 29 queued behind the first share commits ($commits for 30)"
+is "$(pg_sql "SELECT count(*) FROM meetergo.booking_attendees
+	WHERE booking_id LIKE 'g-%'")" 30 "30 at once: their attendees stored"
+
+# --- a refused event does not fail its neighbours ------------------------
+
+# A check the mapping does not know of stands for any value PostgreSQL
+# refuses: in the middle of a batch it is taken out, kept as rejected,
+# and the others commit together.
+pg_sql "ALTER TABLE meetergo.bookings ADD CONSTRAINT no_moon
+	CHECK (location IS DISTINCT FROM 'the moon')" >/dev/null
+files=()
+for i in $(seq 1 24); do
+	variant "$GOOD" "$W/n-$i.json" id="n-$i"
+	files+=("$W/n-$i.json")
+	if [ $((i % 4)) = 2 ]; then
+		variant "$GOOD" "$W/moon-$i.json" id="moon-$i" location="the moon"
+		files+=("$W/moon-$i.json")
+	fi
+done
+lock_hold
+wave n "${files[@]}"
+lock_release
+wave_wait
+good=0 refused=0 other=0
+n=0
+for f in "${files[@]}"; do
+	n=$((n + 1))
+	a="$(resp_status "$W/n.$n") $(resp_body "$W/n.$n")"
+	case $f:$a in
+	*/n-*:'200 {"status":"stored"}') good=$((good + 1)) ;;
+	*/moon-*:'422 {"error":"database refused the event'*) refused=$((refused + 1)) ;;
+	*) other=$((other + 1)); diag "$(basename "$f"): $a" ;;
+	esac
+done
+is "$good $refused $other" "24 6 0" \
+    "6 refused among 24: the 24 stored, the 6 answered 422"
+is "$(pg_sql "SELECT outcome, count(*) FROM meetergo.webhook_events
+	WHERE booking_id LIKE 'n-%' OR booking_id LIKE 'moon-%'
+	GROUP BY 1 ORDER BY 1" | tr '\n' ' ')" "applied|24 rejected|6 " \
+    "6 refused among 24: the 6 kept as rejected"
+is "$(pg_sql "SELECT count(*) FROM meetergo.webhook_events
+	WHERE booking_id LIKE 'moon-%'
+	  AND error LIKE 'database refused the event%no_moon%'")" 6 \
+    "6 refused among 24: each with the database's reason"
+is "$(pg_sql "SELECT count(*) FROM meetergo.bookings
+	WHERE id LIKE 'moon-%'")" 0 "6 refused among 24: no booking of theirs"
+commits=$(pg_sql "SELECT count(DISTINCT xmin::text)
+	FROM meetergo.webhook_events WHERE booking_id LIKE 'n-%'")
+diag "24 good events in $commits commits"
+ok "$([ "$commits" -le 3 ]; echo $?)" \
+    "6 refused among 24: the good ones still share commits ($commits for 24)"
+pg_sql "ALTER TABLE meetergo.bookings DROP CONSTRAINT no_moon" >/dev/null
+
+# --- the same body many times in one transaction --------------------------
+
+variant "$GOOD" "$W/dup.json" id=dup-1
+files=()
+for i in $(seq 1 20); do
+	files+=("$W/dup.json")
+done
+lock_hold
+wave d "${files[@]}"
+lock_release
+wave_wait
+is "$(answers d | sort | uniq -c | sed 's/^ *//' | tr '\n' ' ')" \
+    '19 200 {"status":"duplicate"} 1 200 {"status":"stored"} ' \
+    "one body 20 times at once: 1 stored, 19 duplicates"
+is "$(pg_sql "SELECT deliveries, outcome FROM meetergo.webhook_events
+	WHERE booking_id = 'dup-1'")" "20|applied" \
+    "one body 20 times at once: one event, 20 deliveries"
+
+# --- the connection lost under a batch: one retry, nothing lost -----------
+
+mapfile -t files < <(bodies t 20)
+lock_hold
+wave t "${files[@]}"
+killed=$(pg_sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+	WHERE wait_event_type = 'Lock' AND query LIKE '%store_event%'")
+is "$killed" 1 "connection lost: the responder's backend terminated"
+lock_release
+wave_wait
+is "$(answers t | sort | uniq -c | sed 's/^ *//')" \
+    '20 200 {"status":"stored"}' \
+    "connection lost: all 20 stored on a new connection"
+is "$(pg_sql "SELECT count(*), sum(deliveries) FROM meetergo.webhook_events
+	WHERE booking_id LIKE 't-%'")" "20|20" \
+    "connection lost: 20 events, each once"
+
+# --- SIGTERM waits for every request in hand ------------------------------
+
+mapfile -t files < <(bodies s 12)
+lock_hold
+wave s "${files[@]}"
+pid=${FCGI_PID[grp]}
+kill -TERM "$pid"
+sleep 0.5
+kill -0 "$pid" 2>/dev/null
+ok $? "SIGTERM: the responder waits while requests are in hand"
+lock_release
+wave_wait
+for _ in $(seq 1 100); do
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.05
+done
+wait "$pid"
+is "$?" 0 "SIGTERM: the responder then exits 0"
+untrack_pid "$pid"
+unset "FCGI_PID[grp]"
+is "$(answers s | sort | uniq -c | sed 's/^ *//')" \
+    '12 200 {"status":"stored"}' "SIGTERM: all 12 in hand answered 200"
+is "$(pg_sql "SELECT count(*) FROM meetergo.webhook_events
+	WHERE booking_id LIKE 's-%'")" 12 "SIGTERM: and stored"
+
+# --- the setting and the option --------------------------------------------
+
+for bad in 0 65 x; do
+	"$RESPONDER" --threads "$bad" --listen "unix:$PG_TMP/bad.sock" \
+	    >/dev/null 2>"$W/threads.err"
+	is "$?" 2 "--threads $bad: refused"
+	like "$(cat "$W/threads.err")" "--threads \"$bad\"" \
+	    "--threads $bad: named in the message"
+done
+MEETERGO_WEBHOOK_THREADS=0 timeout 5 "$RESPONDER" \
+    --listen "unix:$PG_TMP/bad.sock" >/dev/null 2>"$W/threads.err"
+is "$?" 1 "MEETERGO_WEBHOOK_THREADS=0: refused"
+like "$(cat "$W/threads.err")" "MEETERGO_WEBHOOK_THREADS" \
+    "MEETERGO_WEBHOOK_THREADS=0: named in the message"
+
+done_testing
