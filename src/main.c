@@ -16,6 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef HAVE_MALLOC_H
+#include <malloc.h>
+#endif
+
 #include <fcgiapp.h>
 
 #include "db.h"
@@ -102,6 +106,9 @@ run_cgi(void)
 	return 0;
 }
 
+/* A thread keeps a body buffer up to this size between requests. */
+#define KEEP_BODY_BUFFER	(64 * 1024)
+
 /* What the request threads of one worker process share. */
 struct worker {
 	struct handler		 handler;
@@ -155,6 +162,17 @@ serve(void *arg)
 		io_init_fcgx(&io, &req);
 		handler_serve(&w->handler, &io, &body);
 		FCGX_Finish_r(&req);
+		/*
+		 * After a large body, its buffer and the freed tree would stay
+		 * in this thread's malloc arena: each thread would keep the
+		 * most it ever needed.  Give them back.
+		 */
+		if (body.cap > KEEP_BODY_BUFFER) {
+			buf_release(&body);
+#ifdef HAVE_MALLOC_TRIM
+			malloc_trim(0);
+#endif
+		}
 		handler_idle(&w->handler);
 	}
 	r = -1;
