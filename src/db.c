@@ -433,7 +433,12 @@ db_event_row(const struct event *ev)
 
 	if (ev->type == EVENT_UNKNOWN)
 		return NULL;
-	buf_init(&w.b, (size_t)-1 / 2);
+	/*
+	 * Every value comes from the body, escaped as it was there; only
+	 * the keys add to it, a few hundred bytes for an attendee that
+	 * takes two ("{}") in the body.
+	 */
+	buf_init(&w.b, 128 * strlen(ev->text != NULL ? ev->text : "") + 4096);
 	w.bad = 0;
 	w_open(&w, "{");
 	switch (ev->type) {
@@ -621,6 +626,13 @@ wait_failed:
 	return NULL;
 }
 
+/* What one pipeline came to. */
+enum pipe_end {
+	PIPE_COMMITTED,		/* every pending item has its answer */
+	PIPE_ITEM_FAILED,	/* one item failed on its own; rolled back */
+	PIPE_FAILED		/* the pipeline as a whole failed */
+};
+
 /*
  * One try at the items still pending (rc 1) in one pipeline: the prepare
  * when the connection lacks it, one execute per item, and a sync.  The
@@ -628,14 +640,15 @@ wait_failed:
  * (and, with synchronous_commit on, flushed) before the sync's answer, so
  * one commit makes them all durable.
  *
- * 0: committed, every pending item has rc 0 (or its own error).  1: the
- * statement of one item failed on its own (refused data, a fault, a
- * timeout); that item has rc -1 and its error, the transaction was rolled
- * back and the others are pending still.  -1: the pipeline as a whole
- * failed (connection, deadlock, timeout), err set, *retry when another
- * try on a new connection may succeed.
+ * PIPE_COMMITTED: each pending item has rc 0, or -1 with its own error.
+ * PIPE_ITEM_FAILED: the statement of one item failed for a cause of its
+ * own (refused data, a fault); that item has rc -1 and its error, the
+ * transaction was rolled back and the others are pending still.
+ * PIPE_FAILED: err set; a cause that concerns them all (connection,
+ * timeout, lock wait, deadlock, the prepare or the commit failing), and
+ * *retry when another try on a new connection may succeed.
  */
-static int
+static enum pipe_end
 pipeline_once(struct db *db, struct db_item **items, size_t n, int *retry,
     struct error *err)
 {
@@ -645,19 +658,19 @@ pipeline_once(struct db *db, struct db_item **items, size_t n, int *retry,
 	static const char stmt[] = "meetergo_store_event";
 	PGconn		*conn;
 	PGresult	*res = NULL;
-	struct db_item	*failed = NULL;
+	struct db_item	*culprit = NULL;
 	enum failure	 f = FAIL_FAULT;
-	long		 deadline;
+	long		 deadline = 0;
 	size_t		 i;
-	int		 prepare, timed_out = 0, rc = -1;
+	int		 prepare, aborted = 0, timed_out = 0;
 
 	*retry = 0;
 	if ((conn = db_conn(db, err)) == NULL)
-		return -1;
+		return PIPE_FAILED;
 	prepare = db->settings->prepare && !db->prepared;
 	if (!PQenterPipelineMode(conn) ||
 	    (prepare && !PQsendPrepare(conn, stmt, sql, 7, NULL)))
-		goto broken;
+		goto lost;
 	for (i = 0; i < n; i++) {
 		if (items[i]->rc != 1)
 			continue;
@@ -666,10 +679,10 @@ pipeline_once(struct db *db, struct db_item **items, size_t n, int *retry,
 		    NULL, NULL, 0) :
 		    !PQsendQueryParams(conn, sql, 7, NULL, items[i]->params,
 		    NULL, NULL, 0))
-			goto broken;
+			goto lost;
 	}
 	if (!PQpipelineSync(conn))
-		goto broken;
+		goto lost;
 
 	/*
 	 * A statement may take up to statement_timeout: the deadline is
@@ -678,17 +691,18 @@ pipeline_once(struct db *db, struct db_item **items, size_t n, int *retry,
 	deadline = monotonic_ms() + db->settings->db_timeout_ms + DB_GRACE_MS;
 	if (prepare) {
 		if ((res = pipe_result(conn, deadline, &timed_out)) == NULL)
-			goto broken;
+			goto lost;
 		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-			goto failed;
+			goto all_refused;
 		db->prepared = 1;
 		PQclear(res);
+		res = NULL;
 	}
 	for (i = 0; i < n; i++) {
 		if (items[i]->rc != 1)
 			continue;
 		if ((res = pipe_result(conn, deadline, &timed_out)) == NULL)
-			goto broken;
+			goto lost;
 		deadline = monotonic_ms() + db->settings->db_timeout_ms +
 		    DB_GRACE_MS;
 		switch (PQresultStatus(res)) {
@@ -696,66 +710,84 @@ pipeline_once(struct db *db, struct db_item **items, size_t n, int *retry,
 			item_result(items[i], res);
 			break;
 		case PGRES_PIPELINE_ABORTED:
+			aborted = 1;
 			break;
 		default:
-			if (failed == NULL) {
-				failed = items[i];
+			if (culprit == NULL) {
+				culprit = items[i];
 				f = classify(res);
-				fail_error(db, res, f, &failed->err);
+				fail_error(db, res, f, &culprit->err);
 			}
 			break;
 		}
 		PQclear(res);
+		res = NULL;
 	}
 	/* The sync's answer comes once the commit is flushed. */
 	if ((res = pipe_result(conn, deadline, &timed_out)) == NULL)
-		goto broken;
+		goto lost;
 	if (PQresultStatus(res) != PGRES_PIPELINE_SYNC)
-		goto failed;
+		goto all_refused;
 	PQclear(res);
 	res = NULL;
+	/* Past the sync the answers hold, whatever becomes of conn. */
 	if (!PQexitPipelineMode(conn))
-		goto broken;
+		db_disconnect(db);
 
-	if (failed == NULL) {
+	if (culprit == NULL && !aborted) {
 		for (i = 0; i < n; i++)
 			if (items[i]->rc == 1)
 				items[i]->rc = error_isset(&items[i]->err) ?
 				    -1 : 0;
-		return 0;
+		return PIPE_COMMITTED;
 	}
 	/* Rolled back: the answers of the others do not hold. */
 	for (i = 0; i < n; i++)
-		if (items[i]->rc == 1 && items[i] != failed)
+		if (items[i]->rc == 1 && items[i] != culprit)
 			error_init(&items[i]->err);
+	if (culprit == NULL) {
+		error_set(err, 500, "", "database rolled back the events "
+		    "without an error");
+		return PIPE_FAILED;
+	}
+	if (f == FAIL_DATA || f == FAIL_FAULT) {
+		culprit->rc = -1;
+		return PIPE_ITEM_FAILED;
+	}
+	/*
+	 * A timeout (a lock wait, most likely), a deadlock, a lost prepared
+	 * statement: the others would meet it too.
+	 */
+	*err = culprit->err;
+	error_init(&culprit->err);
 	if (f == FAIL_RETRY) {
-		/* A deadlock, a lost prepared statement: all try again. */
-		error_set(err, 503, "", "%s", failed->err.text);
-		error_init(&failed->err);
 		db_disconnect(db);
 		*retry = 1;
-		return -1;
 	}
-	failed->rc = -1;
-	return 1;
+	return PIPE_FAILED;
 
-failed:
+all_refused:
+	/*
+	 * The prepare or the commit failed: that concerns every event, and
+	 * is no fault of any one's data (not a 422, whatever the SQLSTATE).
+	 */
 	f = classify(res);
-	fail_error(db, res, f, err);
-	*retry = f == FAIL_RETRY;
-	if (*retry)
+	fail_error(db, res, f == FAIL_DATA ? FAIL_FAULT : f, err);
+	PQclear(res);
+	res = NULL;
+	if (f == FAIL_RETRY) {
 		db_disconnect(db);
-	else if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF) {
-		/* Read what is left, so the connection can serve again. */
-		PQclear(res);
-		while ((res = pipe_result(conn, deadline, &timed_out)) != NULL &&
-		    PQresultStatus(res) != PGRES_PIPELINE_SYNC)
-			PQclear(res);
-		if (res == NULL || !PQexitPipelineMode(conn))
-			db_disconnect(db);
+		*retry = 1;
+		goto done;
 	}
+	/* Read what is left, so the connection can serve again. */
+	while ((res = pipe_result(conn, deadline, &timed_out)) != NULL &&
+	    PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+		PQclear(res);
+	if (res == NULL || !PQexitPipelineMode(conn))
+		db_disconnect(db);
 	goto done;
-broken:
+lost:
 	/* Connection lost or no answer in time: it is not to be trusted. */
 	if (timed_out)
 		error_set(err, 503, "", "database did not answer within %ld ms",
@@ -770,7 +802,24 @@ done:
 	for (i = 0; i < n; i++)
 		if (items[i]->rc == 1)
 			error_init(&items[i]->err);
-	return rc;
+	return PIPE_FAILED;
+}
+
+/*
+ * Rows are locked in one order in every batch, that of their ids and then
+ * of the event keys (store_event takes the event's row, then the
+ * booking's), so that two workers' batches do not deadlock.  Two events
+ * of one booking in one batch came at the same time: neither was sent
+ * after the other was answered.
+ */
+static int
+lock_order(const struct db_item *a, const struct db_item *b)
+{
+	int c;
+
+	if ((c = strcmp(a->lock_key, b->lock_key)) != 0)
+		return c;
+	return strcmp(a->params[0], b->params[0]);
 }
 
 void
@@ -778,18 +827,12 @@ db_store_batch(struct db *db, struct db_item **items, size_t n)
 {
 	struct db_item	*t;
 	struct error	 err;
-	size_t		 i, j;
-	int		 attempt = 0, retry, r;
+	size_t		 i, j, pending;
+	int		 attempt = 0, retry;
 
-	/*
-	 * Rows are locked in the order of their ids, the same in every
-	 * batch, so that two batches sharing bookings do not deadlock; the
-	 * sort is stable, and events of one booking keep their order.
-	 */
 	for (i = 1; i < n; i++) {
 		t = items[i];
-		for (j = i; j > 0 && strcmp(items[j - 1]->lock_key,
-		    t->lock_key) > 0; j--)
+		for (j = i; j > 0 && lock_order(items[j - 1], t) > 0; j--)
 			items[j] = items[j - 1];
 		items[j] = t;
 	}
@@ -801,12 +844,21 @@ db_store_batch(struct db *db, struct db_item **items, size_t n)
 	 * Each failure of one item's own takes that item out; a failure of
 	 * the whole pipeline gets one more try on a new connection.
 	 */
+	error_init(&err);
 	for (;;) {
-		error_init(&err);
-		if ((r = pipeline_once(db, items, n, &retry, &err)) == 0)
+		for (i = 0, pending = 0; i < n; i++)
+			pending += items[i]->rc == 1;
+		if (pending == 0)
 			return;
-		if (r == 1)
+		error_init(&err);
+		switch (pipeline_once(db, items, n, &retry, &err)) {
+		case PIPE_COMMITTED:
+			return;
+		case PIPE_ITEM_FAILED:
 			continue;
+		case PIPE_FAILED:
+			break;
+		}
 		if (!retry || attempt++ == 1)
 			break;
 	}

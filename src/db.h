@@ -31,15 +31,16 @@ PGconn		*db_conn(struct db *, struct error *err);
  * One delivery to store: the raw event under event_key (hex SHA-256 of
  * the raw body), its outcome and the change it makes.  db_item_init
  * encodes what is sent, in the caller's thread; the item borrows
- * event_key, ev (and its text) and reason until db_item_release.  A rejected event is
- * passed with ev->root set and reason; for others reason is NULL.
+ * event_key, ev (and its text) and reason until db_item_release.  A
+ * rejected event is passed with ev->root set and reason; for others
+ * reason is NULL.
  */
 struct db_item {
 	const char	*params[7];
 	const char	*lock_key;	/* the id whose row the event locks */
 	char		*row;		/* owned */
 	/* Set by db_store_batch. */
-	int		 rc;		/* 0 stored, -1 with err set */
+	int		 rc;		/* 0 stored, -1 with err set; 1 pending */
 	enum outcome	 outcome;
 	long		 deliveries;
 	struct error	 err;
@@ -55,9 +56,11 @@ void		 db_item_release(struct db_item *);
  * flush) for all of them; one item is a batch of one.  Each item ends with
  * rc 0 and its outcome and delivery count, or rc -1 and its own err: 503
  * when the database is unreachable or busy (after one retry on a fresh
- * connection), 422 when it refuses the data, 500 for anything else.  An
- * item whose statement fails fails alone: the others are stored again
- * without it.  The order of items may change.
+ * connection), 422 when it refuses the item's data, 500 for anything else.
+ * An item whose statement fails for a cause of its own (422, a 500 of its
+ * own) fails alone: the others are stored again without it.  A cause that
+ * concerns them all (503, a failed commit) fails them all.  The order of
+ * items may change.
  */
 void		 db_store_batch(struct db *, struct db_item **items, size_t n);
 
