@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,9 @@
 #define SPOOL_FAILED		"failed"
 #define SPOOL_NAME_MAX		128
 #define SPOOL_FILE_MAX		(64L * 1024 * 1024)
+
+/* Temporary files of this process, numbered. */
+static atomic_ulong	spool_seq;
 
 void
 spool_init(struct spool *s, const char *dir, long max_files, long max_bytes)
@@ -122,8 +126,10 @@ spool_put(const struct spool *s, const char *key, const char *body,
 		return -1;
 	}
 
+	/* Threads share the pid: the count tells theirs apart. */
 	gettimeofday(&tv, NULL);
-	snprintf(tname, sizeof(tname), ".%.64s.%ld.tmp", key, (long)getpid());
+	snprintf(tname, sizeof(tname), ".%.64s.%ld.%lu.tmp", key,
+	    (long)getpid(), atomic_fetch_add(&spool_seq, 1));
 	snprintf(name, sizeof(name), "%010lld.%06ld.%.64s" SPOOL_SUFFIX,
 	    (long long)tv.tv_sec, (long)tv.tv_usec, key);
 	if (path_join(tmp, sizeof(tmp), s->dir, tname) == -1 ||
@@ -133,7 +139,7 @@ spool_put(const struct spool *s, const char *key, const char *body,
 		return -1;
 	}
 
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    0600)) == -1)
 		goto fail;
 	if (write_all(fd, body, len) == -1 || fsync(fd) == -1)
