@@ -6,10 +6,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #endif
 
 #include <fcgiapp.h>
+#include <jansson.h>
 
 #include "db.h"
 #include "group.h"
@@ -106,6 +108,10 @@ run_cgi(void)
 	return 0;
 }
 
+/* Each thread's events go into the group's batches. */
+_Static_assert(SETTINGS_MAX_THREADS <= GROUP_MAX,
+    "a worker has more threads than a batch has room");
+
 /* A thread keeps a body buffer up to this size between requests. */
 #define KEEP_BODY_BUFFER	(64 * 1024)
 
@@ -114,7 +120,7 @@ struct worker {
 	struct handler		 handler;
 	int			 fd;		/* listening socket */
 	int			 wake;		/* readable once we are to stop */
-	volatile sig_atomic_t	 failed;
+	atomic_int		 failed;
 };
 
 /* A request thread: accept and serve until the wake pipe is readable. */
@@ -173,7 +179,9 @@ serve(void *arg)
 			malloc_trim(0);
 #endif
 		}
-		handler_idle(&w->handler);
+		/* Not once we are to stop: a drain can take a while. */
+		if (poll(&pfd[1], 1, 0) == 0)
+			handler_idle(&w->handler);
 	}
 	r = -1;
 done:
@@ -183,7 +191,7 @@ done:
 		return NULL;
 fail:
 	/* The process stops: the supervisor, if any, starts a new one. */
-	w->failed = 1;
+	atomic_store(&w->failed, 1);
 	kill(getpid(), SIGTERM);
 	return NULL;
 }
@@ -212,6 +220,7 @@ run_worker(int fd, const struct settings *settings)
 	pthread_sigmask(SIG_BLOCK, &term, NULL);
 
 	memset(&w, 0, sizeof(w));
+	atomic_init(&w.failed, 0);
 	w.fd = fd;
 	if ((db = db_new(settings)) == NULL ||
 	    (group = group_new(db, (size_t)settings->threads)) == NULL ||
@@ -226,11 +235,13 @@ run_worker(int fd, const struct settings *settings)
 	}
 	w.wake = pipefd[0];
 	handler_init(&w.handler, settings, NULL, group);
+	/* jansson seeds its hashes on first use: before the threads. */
+	json_object_seed(0);
 	for (i = 0; i < settings->threads; i++) {
 		if ((errno = pthread_create(&threads[i], NULL, serve,
 		    &w)) != 0) {
 			log_err("cannot start a thread: %s", strerror(errno));
-			w.failed = 1;
+			atomic_store(&w.failed, 1);
 			break;
 		}
 		started++;
@@ -244,7 +255,7 @@ run_worker(int fd, const struct settings *settings)
 		log_err("wake pipe: %s", strerror(errno));
 	for (i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
-	rc = w.failed ? 1 : 0;
+	rc = atomic_load(&w.failed) ? 1 : 0;
 done:
 	if (pipefd[0] != -1) {
 		close(pipefd[0]);
