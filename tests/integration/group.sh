@@ -21,8 +21,9 @@ W=$PG_TMP/work
 GOOD=$FIXTURES/booking_created.flat.json
 
 # One worker, up to 32 requests in hand: a wave of up to 31 requests
-# behind a held one is one batch.
-fcgi_start grp MEETERGO_WEBHOOK_THREADS=32
+# behind a held one is one batch.  The statement timeout leaves the test
+# time to hold the lock on a slow machine.
+fcgi_start grp MEETERGO_WEBHOOK_THREADS=32 MEETERGO_WEBHOOK_DB_TIMEOUT_MS=30000
 FCGI_SOCK=$PG_TMP/grp.sock
 
 # lock_hold: another session locks webhook_events against writes, until
@@ -56,11 +57,17 @@ waiting_on_lock() {
 	      AND query LIKE '%store_event%'" | sed 's/t/1/; s/f/0/'
 }
 
+# connections: the connections to the responder's socket (accepted, or
+# waiting to be).
+connections() {
+	ss -xHn | awk -v s="$FCGI_SOCK" '$2 == "ESTAB" && $5 == s' | wc -l
+}
+
 # wave NAME FILE...: post every file at once; answers in $W/NAME.N, in
 # the order of the files.  The first goes alone and is held back by the
 # lock, so that the others queue behind it.
 wave() {
-	local name=$1 n=0 f pids=()
+	local name=$1 n=0 f pids=() held=0
 	shift
 	for f in "$@"; do
 		n=$((n + 1))
@@ -70,13 +77,19 @@ wave() {
 		pids+=($!)
 		if [ $n = 1 ]; then
 			for _ in $(seq 1 200); do
-				[ "$(waiting_on_lock)" = 1 ] && break
+				[ "$(waiting_on_lock)" = 1 ] && held=1 && break
 				sleep 0.05
 			done
+			[ $held = 1 ] ||
+			    bail_out "wave $name: the first store did not wait"
 		fi
 	done
-	# Time for the others to reach the queue.
-	sleep 1.5
+	# Every request connected; the idle threads take them at once.
+	for _ in $(seq 1 200); do
+		[ "$(connections)" -ge "$n" ] && break
+		sleep 0.05
+	done
+	sleep 0.5
 	WAVE_PIDS=("${pids[@]}")
 }
 
@@ -84,10 +97,10 @@ wave_wait() {
 	wait "${WAVE_PIDS[@]}" 2>/dev/null
 }
 
-# answers NAME: "status body" of each answer, one per line.
+# answers NAME: "status body" of each answer, one per line, unordered.
 answers() {
 	local f
-	for f in $(ls "$W/$1".* | sort -t. -k2 -n); do
+	for f in "$W/$1".*; do
 		echo "$(resp_status "$f") $(resp_body "$f")"
 	done
 }
@@ -207,6 +220,46 @@ is "$(pg_sql "SELECT count(*), sum(deliveries) FROM meetergo.webhook_events
 	WHERE booking_id LIKE 't-%'")" "20|20" \
     "connection lost: 20 events, each once"
 
+# --- a lock wait past the timeout fails the batch at once ----------------
+
+# The events queued behind a store that timed out would wait for the same
+# lock: they are answered 503 together, not one timeout after another.
+fcgi_start slow MEETERGO_WEBHOOK_THREADS=32 MEETERGO_WEBHOOK_DB_TIMEOUT_MS=1000
+FCGI_SOCK=$PG_TMP/slow.sock
+mapfile -t files < <(bodies w 10)
+lock_hold
+t0=$SECONDS
+wave w "${files[@]}"
+wave_wait
+elapsed=$((SECONDS - t0))
+lock_release
+is "$(answers w | sed 's/ .*//' | sort | uniq -c | sed 's/^ *//')" "10 503" \
+    "lock wait past the timeout: all 10 answered 503"
+ok "$([ "$elapsed" -le 6 ]; echo $?)" \
+    "lock wait past the timeout: in one or two timeouts, not ten ($elapsed s)"
+is "$(pg_sql "SELECT count(*) FROM meetergo.webhook_events
+	WHERE booking_id LIKE 'w-%'")" 0 "lock wait past the timeout: nothing stored"
+fcgi_stop slow
+
+# --- without prepared statements (PgBouncer) the same ---------------------
+
+fcgi_start np MEETERGO_WEBHOOK_THREADS=32 MEETERGO_WEBHOOK_PREPARE=0 \
+    MEETERGO_WEBHOOK_DB_TIMEOUT_MS=30000
+FCGI_SOCK=$PG_TMP/np.sock
+mapfile -t files < <(bodies u 20)
+lock_hold
+wave u "${files[@]}"
+lock_release
+wave_wait
+is "$(answers u | sort | uniq -c | sed 's/^ *//')" \
+    '20 200 {"status":"stored"}' "MEETERGO_WEBHOOK_PREPARE=0: all 20 stored"
+commits=$(pg_sql "SELECT count(DISTINCT xmin::text)
+	FROM meetergo.webhook_events WHERE booking_id LIKE 'u-%'")
+ok "$([ "$commits" -le 3 ]; echo $?)" \
+    "MEETERGO_WEBHOOK_PREPARE=0: in shared commits ($commits for 20)"
+fcgi_stop np
+FCGI_SOCK=$PG_TMP/grp.sock
+
 # --- SIGTERM waits for every request in hand ------------------------------
 
 mapfile -t files < <(bodies s 12)
@@ -219,10 +272,14 @@ kill -0 "$pid" 2>/dev/null
 ok $? "SIGTERM: the responder waits while requests are in hand"
 lock_release
 wave_wait
-for _ in $(seq 1 100); do
+for _ in $(seq 1 200); do
 	kill -0 "$pid" 2>/dev/null || break
 	sleep 0.05
 done
+if kill -0 "$pid" 2>/dev/null; then
+	kill -KILL "$pid"
+	diag "the responder still ran 10 s after SIGTERM; killed"
+fi
 wait "$pid"
 is "$?" 0 "SIGTERM: the responder then exits 0"
 untrack_pid "$pid"
