@@ -289,6 +289,45 @@ is "$(answers s | sort | uniq -c | sed 's/^ *//')" \
 is "$(pg_sql "SELECT count(*) FROM meetergo.webhook_events
 	WHERE booking_id LIKE 's-%'")" 12 "SIGTERM: and stored"
 
+# --- threads spooling one body at once ----------------------------------
+
+# The database away: every thread writes the body to the spool, each
+# through a temporary file of its own, and each file holds it whole.
+SP=$PG_TMP/spool
+mkdir "$SP"
+fcgi_start away MEETERGO_WEBHOOK_THREADS=32 MEETERGO_WEBHOOK_SPOOL_DIR="$SP" \
+    MEETERGO_WEBHOOK_DSN="host=$PG_TMP/nowhere port=1 user=meetergo"
+FCGI_SOCK=$PG_TMP/away.sock
+variant "$GOOD" "$W/spooled-body.json" id=away-1
+pids=()
+for i in $(seq 1 16); do
+	fcgi_request "$FCGI_SOCK" POST "$W/spooled-body.json" \
+	    HTTP_X_WEBHOOK_TOKEN="$TEST_TOKEN" \
+	    >"$W/away.$i" 2>>"$PG_TMP/cgi-fcgi.log" &
+	pids+=($!)
+done
+wait "${pids[@]}"
+is "$(answers away | sort | uniq -c | sed 's/^ *//')" \
+    '16 200 {"status":"spooled"}' "one body spooled 16 times at once: 16 answered 200"
+whole=0 broken=0
+for f in "$SP"/*.event; do
+	if cmp -s "$f" "$W/spooled-body.json"; then
+		whole=$((whole + 1))
+	else
+		broken=$((broken + 1))
+	fi
+done
+ok "$([ "$whole" -ge 1 ] && [ "$broken" = 0 ]; echo $?)" \
+    "one body spooled 16 times at once: every file holds it whole ($whole files)"
+is "$(find "$SP" -name '.*.tmp' | wc -l)" 0 \
+    "one body spooled 16 times at once: no temporary file left"
+fcgi_stop away
+MEETERGO_WEBHOOK_SPOOL_DIR="$SP" ctl drain >/dev/null
+is "$(pg_sql "SELECT count(*) FROM meetergo.webhook_events
+	WHERE booking_id = 'away-1'")" 1 \
+    "one body spooled 16 times at once: drained, stored once"
+FCGI_SOCK=$PG_TMP/grp.sock
+
 # --- the setting and the option --------------------------------------------
 
 for bad in 0 65 x; do
