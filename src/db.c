@@ -548,6 +548,8 @@ int
 db_item_init(struct db_item *item, const char *event_key,
     const struct event *ev, const char *reason, struct error *err)
 {
+	size_t i;
+
 	memset(item, 0, sizeof(*item));
 	error_init(&item->err);
 	if (reason == NULL && ev->type != EVENT_UNKNOWN &&
@@ -566,6 +568,9 @@ db_item_init(struct db_item *item, const char *event_key,
 	item->params[4] = reason;
 	item->params[5] = ev->text;
 	item->params[6] = item->row;
+	for (i = 0; i < 7; i++)
+		if (item->params[i] != NULL)
+			item->size += strlen(item->params[i]);
 	return 0;
 }
 

@@ -39,6 +39,7 @@ struct db_item {
 	const char	*params[7];
 	const char	*lock_key;	/* the id whose row the event locks */
 	char		*row;		/* owned */
+	size_t		 size;		/* bytes of the parameters */
 	/* Set by db_store_batch. */
 	int		 rc;		/* 0 stored, -1 with err set; 1 pending */
 	enum outcome	 outcome;

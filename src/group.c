@@ -89,7 +89,7 @@ group_store(struct group *g, const char *event_key, const struct event *ev,
     struct error *err)
 {
 	struct waiter	 self, *w, *next;
-	size_t		 n, i;
+	size_t		 n, i, bytes;
 
 	/* The encoding is done here, in parallel, not by the leader. */
 	if (db_item_init(&self.item, event_key, ev, reason, err) == -1)
@@ -107,8 +107,11 @@ group_store(struct group *g, const char *event_key, const struct event *ev,
 		}
 		/* Lead: take what is queued, store it without the lock. */
 		g->busy = 1;
-		for (n = 0, w = g->head; w != NULL && n < g->max; w = next) {
+		bytes = 0;
+		for (n = 0, w = g->head; w != NULL && n < g->max &&
+		    (n == 0 || bytes + w->item.size <= GROUP_BYTES); w = next) {
 			next = w->next;
+			bytes += w->item.size;
 			w->state = TAKEN;
 			g->taken[n] = w;
 			g->items[n++] = &w->item;

@@ -20,8 +20,13 @@
  */
 struct group;
 
-/* max: the most events in one transaction (1 to GROUP_MAX). */
+/*
+ * max: the most events in one transaction (1 to GROUP_MAX).  A batch also
+ * stops at GROUP_BYTES of parameters (but takes one event whatever its
+ * size): libpq's output buffer keeps the size of the largest batch.
+ */
 #define GROUP_MAX	64
+#define GROUP_BYTES	(1024 * 1024)
 
 struct group	*group_new(struct db *, size_t max);
 void		 group_free(struct group *);

@@ -135,6 +135,26 @@ ok "$([ "$commits" -le 3 ]; echo $?)" \
 is "$(pg_sql "SELECT count(*) FROM meetergo.booking_attendees
 	WHERE booking_id LIKE 'g-%'")" 30 "30 at once: their attendees stored"
 
+# --- large bodies: a batch stops at a megabyte -----------------------------
+
+LARGE=$FIXTURES/booking_created.flat.large-group.json
+files=()
+for i in $(seq 1 20); do
+	variant "$LARGE" "$W/big-$i.json" id="big-$i"
+	files+=("$W/big-$i.json")
+done
+lock_hold
+wave big "${files[@]}"
+lock_release
+wave_wait
+is "$(answers big | sort | uniq -c | sed 's/^ *//')" \
+    '20 200 {"status":"stored"}' "20 bodies of 97 KB at once: each stored"
+commits=$(pg_sql "SELECT count(DISTINCT xmin::text)
+	FROM meetergo.webhook_events WHERE booking_id LIKE 'big-%'")
+diag "20 bodies of 97 KB in $commits commits"
+ok "$([ "$commits" -ge 4 ] && [ "$commits" -le 8 ]; echo $?)" \
+    "20 bodies of 97 KB at once: batches of at most 1 MiB ($commits commits)"
+
 # --- a refused event does not fail its neighbours ------------------------
 
 # A check the mapping does not know of stands for any value PostgreSQL
