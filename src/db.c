@@ -631,6 +631,19 @@ wait_failed:
 	return NULL;
 }
 
+/*
+ * A fault that is no event's own: the schema or a privilege missing, a
+ * statement PostgreSQL cannot parse (class 42), a schema name wrong (3F).
+ */
+static int
+concerns_all(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return state != NULL && (strncmp(state, "42", 2) == 0 ||
+	    strncmp(state, "3F", 2) == 0);
+}
+
 /* What one pipeline came to. */
 enum pipe_end {
 	PIPE_COMMITTED,		/* every pending item has its answer */
@@ -667,7 +680,7 @@ pipeline_once(struct db *db, struct db_item **items, size_t n, int *retry,
 	enum failure	 f = FAIL_FAULT;
 	long		 deadline = 0;
 	size_t		 i;
-	int		 prepare, aborted = 0, timed_out = 0;
+	int		 prepare, aborted = 0, timed_out = 0, whole = 0;
 
 	*retry = 0;
 	if ((conn = db_conn(db, err)) == NULL)
@@ -711,18 +724,20 @@ pipeline_once(struct db *db, struct db_item **items, size_t n, int *retry,
 		deadline = monotonic_ms() + db->settings->db_timeout_ms +
 		    DB_GRACE_MS;
 		switch (PQresultStatus(res)) {
-		case PGRES_TUPLES_OK:
-			item_result(items[i], res);
-			break;
 		case PGRES_PIPELINE_ABORTED:
 			aborted = 1;
 			break;
-		default:
+		case PGRES_FATAL_ERROR:
 			if (culprit == NULL) {
 				culprit = items[i];
 				f = classify(res);
 				fail_error(db, res, f, &culprit->err);
+				whole = concerns_all(res);
 			}
+			break;
+		default:
+			/* Rows, or an answer item_result calls unexpected. */
+			item_result(items[i], res);
 			break;
 		}
 		PQclear(res);
@@ -755,13 +770,14 @@ pipeline_once(struct db *db, struct db_item **items, size_t n, int *retry,
 		    "without an error");
 		return PIPE_FAILED;
 	}
-	if (f == FAIL_DATA || f == FAIL_FAULT) {
+	if ((f == FAIL_DATA || f == FAIL_FAULT) && !whole) {
 		culprit->rc = -1;
 		return PIPE_ITEM_FAILED;
 	}
 	/*
 	 * A timeout (a lock wait, most likely), a deadlock, a lost prepared
-	 * statement: the others would meet it too.
+	 * statement, the schema or a privilege missing: the others would
+	 * meet it too.
 	 */
 	*err = culprit->err;
 	error_init(&culprit->err);
@@ -812,10 +828,12 @@ done:
 
 /*
  * Rows are locked in one order in every batch, that of their ids and then
- * of the event keys (store_event takes the event's row, then the
- * booking's), so that two workers' batches do not deadlock.  Two events
- * of one booking in one batch came at the same time: neither was sent
- * after the other was answered.
+ * of the event keys, so that two workers' batches seldom wait for each
+ * other in a circle.  (They still can: store_event takes the event's row
+ * before the booking's, and one body may sit in two batches.  PostgreSQL
+ * then cancels one, and that batch is sent again.)  Two events of one
+ * booking in one batch came at the same time: neither was sent after the
+ * other was answered, so no order between them is lost.
  */
 static int
 lock_order(const struct db_item *a, const struct db_item *b)
@@ -849,7 +867,6 @@ db_store_batch(struct db *db, struct db_item **items, size_t n)
 	 * Each failure of one item's own takes that item out; a failure of
 	 * the whole pipeline gets one more try on a new connection.
 	 */
-	error_init(&err);
 	for (;;) {
 		for (i = 0, pending = 0; i < n; i++)
 			pending += items[i]->rc == 1;
