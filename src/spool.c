@@ -140,8 +140,11 @@ spool_put(const struct spool *s, const char *key, const char *body,
 	}
 
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600)) == -1)
-		goto fail;
+	    0600)) == -1) {
+		error_set(err, 503, "", "spool \"%s\": %s", s->dir,
+		    strerror(errno));
+		return -1;
+	}
 	if (write_all(fd, body, len) == -1 || fsync(fd) == -1)
 		goto fail;
 	if (close(fd) == -1) {
