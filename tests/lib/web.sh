@@ -445,8 +445,15 @@ web_spawn() {
 	track_pid "$pid"
 	WEB_PIDS[$name]=$pid
 	WEB_PID=$pid
+	# The spawner makes the socket and then execs the responder: wait
+	# for both.
 	for _ in $(seq 1 "$WEB_WAIT_TENTHS"); do
-		[ -S "$sock" ] && return 0
+		if [ -S "$sock" ]; then
+			case $(readlink "/proc/$pid/exe" 2>/dev/null) in
+			*/spawn-fcgi | */perl*) ;;
+			*) return 0 ;;
+			esac
+		fi
 		web_alive "$pid" || break
 		sleep 0.1
 	done
