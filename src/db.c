@@ -56,61 +56,64 @@ wait_socket(PGconn *conn, short events, long deadline)
 }
 
 /*
- * Collect the result of the query just sent, with a deadline of our own:
- * statement_timeout only helps while the server is there to enforce it,
- * and a vanished host or a half-open connection would otherwise hang the
- * worker.  NULL with *timed_out set when the deadline passed; the
- * connection is then not to be trusted.  Otherwise the result, an error
- * result when one came.
+ * Send what libpq holds and wait, within the deadline, until a result can
+ * be taken without blocking.  The deadline is our own: statement_timeout
+ * only helps while the server is there to enforce it, and a vanished host
+ * or a half-open connection would otherwise hang the thread.  0, or -1
+ * when the connection failed or (*timed_out) the deadline passed; the
+ * connection is then not to be trusted.
  */
-static PGresult *
-await_result(struct db *db, PGconn *conn, int *timed_out)
+static int
+ready(PGconn *conn, long deadline, int *timed_out)
 {
-	PGresult	*res, *keep = NULL;
-	long		 deadline;
-	int		 r;
+	int r;
 
-	*timed_out = 0;
-	deadline = monotonic_ms() + db->settings->db_timeout_ms + DB_GRACE_MS;
 	while ((r = PQflush(conn)) == 1)
 		if ((r = wait_socket(conn, POLLOUT | POLLIN, deadline)) != 1)
 			goto wait_failed;
 	if (r == -1)
-		return NULL;
-	for (;;) {
-		while (!PQisBusy(conn)) {
-			if ((res = PQgetResult(conn)) == NULL)
-				return keep;
-			if (keep == NULL ||
-			    PQresultStatus(res) == PGRES_FATAL_ERROR) {
-				PQclear(keep);
-				keep = res;
-			} else
-				PQclear(res);
-		}
+		return -1;
+	while (PQisBusy(conn)) {
 		if ((r = wait_socket(conn, POLLIN, deadline)) != 1)
 			goto wait_failed;
-		if (!PQconsumeInput(conn)) {
-			PQclear(keep);
-			return NULL;
-		}
+		if (!PQconsumeInput(conn))
+			return -1;
 	}
+	return 0;
 wait_failed:
 	if (r == 0)
 		*timed_out = 1;
-	PQclear(keep);
-	return NULL;
+	return -1;
 }
 
-/* Run sql on conn within the deadline. */
+/*
+ * Run sql on conn within the deadline: its result, an error result when
+ * one came, or NULL when none could (*timed_out when the deadline passed).
+ */
 static PGresult *
 exec_bounded(struct db *db, PGconn *conn, const char *sql, int nparams,
     const char *const *params, int *timed_out)
 {
+	PGresult	*res, *keep = NULL;
+	long		 deadline;
+
 	*timed_out = 0;
 	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
 		return NULL;
-	return await_result(db, conn, timed_out);
+	deadline = monotonic_ms() + db->settings->db_timeout_ms + DB_GRACE_MS;
+	for (;;) {
+		if (ready(conn, deadline, timed_out) == -1) {
+			PQclear(keep);
+			return NULL;
+		}
+		if ((res = PQgetResult(conn)) == NULL)
+			return keep;
+		if (keep == NULL || PQresultStatus(res) == PGRES_FATAL_ERROR) {
+			PQclear(keep);
+			keep = res;
+		} else
+			PQclear(res);
+	}
 }
 
 struct db *
@@ -605,29 +608,14 @@ static PGresult *
 pipe_result(PGconn *conn, long deadline, int *timed_out)
 {
 	PGresult	*res;
-	int		 r, nulls = 0;
+	int		 nulls = 0;
 
-	while ((r = PQflush(conn)) == 1)
-		if ((r = wait_socket(conn, POLLOUT | POLLIN, deadline)) != 1)
-			goto wait_failed;
-	if (r == -1)
-		return NULL;
-	for (;;) {
-		if (!PQisBusy(conn)) {
-			if ((res = PQgetResult(conn)) != NULL)
-				return res;
-			if (++nulls == 2 || PQstatus(conn) == CONNECTION_BAD)
-				return NULL;
-			continue;
-		}
-		if ((r = wait_socket(conn, POLLIN, deadline)) != 1)
-			goto wait_failed;
-		if (!PQconsumeInput(conn))
-			return NULL;
+	while (ready(conn, deadline, timed_out) == 0) {
+		if ((res = PQgetResult(conn)) != NULL)
+			return res;
+		if (++nulls == 2 || PQstatus(conn) == CONNECTION_BAD)
+			break;
 	}
-wait_failed:
-	if (r == 0)
-		*timed_out = 1;
 	return NULL;
 }
 

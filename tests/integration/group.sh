@@ -106,30 +106,48 @@ answers() {
 	done
 }
 
+# tally NAME: how many of each answer, "count status body" a line.
+tally() {
+	answers "$1" | sort | uniq -c | sed 's/^ *//'
+}
+
+# bodies PREFIX N [SOURCE]: N variants of SOURCE (the 1.5 KB booking) with
+# ids PREFIX-1 to PREFIX-N; their file names, a line each.
 bodies() {
-	local prefix=$1 n=$2 i
-	shift 2
+	local prefix=$1 n=$2 src=${3:-$GOOD} i
 	for i in $(seq 1 "$n"); do
-		variant "$GOOD" "$W/$prefix-$i.json" id="$prefix-$i" "$@"
+		variant "$src" "$W/$prefix-$i.json" id="$prefix-$i"
 		echo "$W/$prefix-$i.json"
 	done
+}
+
+# held_wave NAME FILE...: a wave behind the lock, the lock released once
+# they are all in hand, and their answers awaited.
+held_wave() {
+	lock_hold
+	wave "$@"
+	lock_release
+	wave_wait
+}
+
+# count_commits PATTERN: the transactions that stored the events of the
+# bookings whose ids are LIKE PATTERN.
+count_commits() {
+	pg_sql "SELECT count(DISTINCT xmin::text) FROM meetergo.webhook_events
+	    WHERE booking_id LIKE '$1'"
 }
 
 # --- a wave of new bookings: one commit for those that queued -------------
 
 mapfile -t files < <(bodies g 30)
-lock_hold
-wave g "${files[@]}"
-lock_release
-wave_wait
-is "$(answers g | sort | uniq -c | sed 's/^ *//')" \
+held_wave g "${files[@]}"
+is "$(tally g)" \
     '30 200 {"status":"stored"}' "30 at once: each answered 200 stored"
 is "$(pg_sql "SELECT count(*) FROM meetergo.webhook_events e
 	JOIN meetergo.bookings b ON b.id = e.booking_id
 	WHERE e.booking_id LIKE 'g-%' AND e.outcome = 'applied'")" 30 \
     "30 at once: 30 events applied, 30 bookings"
-commits=$(pg_sql "SELECT count(DISTINCT xmin::text)
-	FROM meetergo.webhook_events WHERE booking_id LIKE 'g-%'")
+commits=$(count_commits 'g-%')
 diag "30 events in $commits commits"
 ok "$([ "$commits" -le 3 ]; echo $?)" \
     "30 at once: the 29 queued behind the first share commits ($commits for 30)"
@@ -139,19 +157,11 @@ is "$(pg_sql "SELECT count(*) FROM meetergo.booking_attendees
 # --- large bodies: a batch stops at a megabyte -----------------------------
 
 LARGE=$FIXTURES/booking_created.flat.large-group.json
-files=()
-for i in $(seq 1 20); do
-	variant "$LARGE" "$W/big-$i.json" id="big-$i"
-	files+=("$W/big-$i.json")
-done
-lock_hold
-wave big "${files[@]}"
-lock_release
-wave_wait
-is "$(answers big | sort | uniq -c | sed 's/^ *//')" \
+mapfile -t files < <(bodies big 20 "$LARGE")
+held_wave big "${files[@]}"
+is "$(tally big)" \
     '20 200 {"status":"stored"}' "20 bodies of 97 KB at once: each stored"
-commits=$(pg_sql "SELECT count(DISTINCT xmin::text)
-	FROM meetergo.webhook_events WHERE booking_id LIKE 'big-%'")
+commits=$(count_commits 'big-%')
 diag "20 bodies of 97 KB in $commits commits"
 ok "$([ "$commits" -ge 4 ] && [ "$commits" -le 8 ]; echo $?)" \
     "20 bodies of 97 KB at once: batches of at most 1 MiB ($commits commits)"
@@ -172,10 +182,7 @@ for i in $(seq 1 24); do
 		files+=("$W/moon-$i.json")
 	fi
 done
-lock_hold
-wave n "${files[@]}"
-lock_release
-wave_wait
+held_wave n "${files[@]}"
 good=0 refused=0 other=0
 n=0
 for f in "${files[@]}"; do
@@ -199,8 +206,7 @@ is "$(pg_sql "SELECT count(*) FROM meetergo.webhook_events
     "6 refused among 24: each with the database's reason"
 is "$(pg_sql "SELECT count(*) FROM meetergo.bookings
 	WHERE id LIKE 'moon-%'")" 0 "6 refused among 24: no booking of theirs"
-commits=$(pg_sql "SELECT count(DISTINCT xmin::text)
-	FROM meetergo.webhook_events WHERE booking_id LIKE 'n-%'")
+commits=$(count_commits 'n-%')
 diag "24 good events in $commits commits"
 ok "$([ "$commits" -le 3 ]; echo $?)" \
     "6 refused among 24: the good ones still share commits ($commits for 24)"
@@ -213,11 +219,8 @@ files=()
 for i in $(seq 1 20); do
 	files+=("$W/dup.json")
 done
-lock_hold
-wave d "${files[@]}"
-lock_release
-wave_wait
-is "$(answers d | sort | uniq -c | sed 's/^ *//' | tr '\n' ' ')" \
+held_wave d "${files[@]}"
+is "$(tally d | tr '\n' ' ')" \
     '19 200 {"status":"duplicate"} 1 200 {"status":"stored"} ' \
     "one body 20 times at once: 1 stored, 19 duplicates"
 is "$(pg_sql "SELECT deliveries, outcome FROM meetergo.webhook_events
@@ -234,7 +237,7 @@ killed=$(pg_sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 is "$killed" 1 "connection lost: the responder's backend terminated"
 lock_release
 wave_wait
-is "$(answers t | sort | uniq -c | sed 's/^ *//')" \
+is "$(tally t)" \
     '20 200 {"status":"stored"}' \
     "connection lost: all 20 stored on a new connection"
 is "$(pg_sql "SELECT count(*), sum(deliveries) FROM meetergo.webhook_events
@@ -276,14 +279,10 @@ fcgi_start np MEETERGO_WEBHOOK_THREADS=32 MEETERGO_WEBHOOK_PREPARE=0 \
     MEETERGO_WEBHOOK_DB_TIMEOUT_MS=30000
 FCGI_SOCK=$PG_TMP/np.sock
 mapfile -t files < <(bodies u 20)
-lock_hold
-wave u "${files[@]}"
-lock_release
-wave_wait
-is "$(answers u | sort | uniq -c | sed 's/^ *//')" \
+held_wave u "${files[@]}"
+is "$(tally u)" \
     '20 200 {"status":"stored"}' "MEETERGO_WEBHOOK_PREPARE=0: all 20 stored"
-commits=$(pg_sql "SELECT count(DISTINCT xmin::text)
-	FROM meetergo.webhook_events WHERE booking_id LIKE 'u-%'")
+commits=$(count_commits 'u-%')
 ok "$([ "$commits" -le 3 ]; echo $?)" \
     "MEETERGO_WEBHOOK_PREPARE=0: in shared commits ($commits for 20)"
 fcgi_stop np
@@ -313,7 +312,7 @@ wait "$pid"
 is "$?" 0 "SIGTERM: the responder then exits 0"
 untrack_pid "$pid"
 unset "FCGI_PID[grp]"
-is "$(answers s | sort | uniq -c | sed 's/^ *//')" \
+is "$(tally s)" \
     '12 200 {"status":"stored"}' "SIGTERM: all 12 in hand answered 200"
 is "$(pg_sql "SELECT count(*) FROM meetergo.webhook_events
 	WHERE booking_id LIKE 's-%'")" 12 "SIGTERM: and stored"
@@ -336,7 +335,7 @@ for i in $(seq 1 16); do
 	pids+=($!)
 done
 wait "${pids[@]}"
-is "$(answers away | sort | uniq -c | sed 's/^ *//')" \
+is "$(tally away)" \
     '16 200 {"status":"spooled"}' "one body spooled 16 times at once: 16 answered 200"
 whole=0 broken=0
 for f in "$SP"/*.event; do

@@ -149,9 +149,10 @@ web_stop_all() {
 	return "$rc"
 }
 
-# web_wait_up NAME PID PORT LOG...: wait until PORT accepts connections.
-# Returns 0 when up; 2 when the server died of a port someone else took
-# (the caller retries with another); bails out otherwise, with the logs.
+# web_wait_up NAME PID PORT LOG...: wait until PORT accepts connections,
+# then record the server as NAME (WEB_PIDS, WEB_PORT, WEB_PID).  Returns 0
+# when up; 2 when the server died of a port someone else took (the caller
+# retries with another); bails out otherwise, with the logs.
 web_wait_up() {
 	local name=$1 pid=$2 port=$3
 	shift 3
@@ -165,7 +166,12 @@ web_wait_up() {
 			tail -n 30 "$@" 2>/dev/null | sed 's/^/# /'
 			bail_out "$name did not start"
 		fi
-		web_listening "$port" && return 0
+		if web_listening "$port"; then
+			WEB_PIDS[$name]=$pid
+			WEB_PORT=$port
+			WEB_PID=$pid
+			return 0
+		fi
 		sleep 0.1
 	done
 	tail -n 30 "$@" 2>/dev/null | sed 's/^/# /'
@@ -231,7 +237,7 @@ web_nginx_test() {
 # web_nginx_start NAME SITEFN: start nginx with the site that "SITEFN PORT
 # FILE" writes into FILE for a free PORT; sets WEB_PORT and WEB_PID.
 web_nginx_start() {
-	local name=$1 sitefn=$2 d=$WEB_DIR/$1 port pid rc
+	local name=$1 sitefn=$2 d=$WEB_DIR/$1 port pid
 	mkdir -p "$d"
 	for _ in 1 2 3; do
 		port=$(web_free_port)
@@ -244,14 +250,7 @@ web_nginx_start() {
 		pid=$!
 		track_pid "$pid"
 		web_wait_up "$name" "$pid" "$port" "$d/start.log" \
-		    "$PG_TMP/nginx-$name-error.log"
-		rc=$?
-		if [ "$rc" -eq 0 ]; then
-			WEB_PIDS[$name]=$pid
-			WEB_PORT=$port
-			WEB_PID=$pid
-			return 0
-		fi
+		    "$PG_TMP/nginx-$name-error.log" && return 0
 	done
 	bail_out "$name: no free port after three tries"
 }
@@ -357,7 +356,7 @@ web_apache_conf() {
 # if it needs one) for a free PORT, and the modules given; sets WEB_PORT
 # and WEB_PID.  ${APACHE_LOG_DIR} in the shipped files is $PG_TMP.
 web_apache_start() {
-	local name=$1 sitefn=$2 d=$WEB_DIR/$1 port pid rc
+	local name=$1 sitefn=$2 d=$WEB_DIR/$1 port pid
 	shift 2
 	# TMPDIR: where the workers spill large request bodies (mod_fcgid).
 	mkdir -p "$d/tmp"
@@ -383,14 +382,7 @@ web_apache_start() {
 		pid=$!
 		track_pid "$pid"
 		web_wait_up "$name" "$pid" "$port" "$d/start.log" \
-		    "$PG_TMP/apache-error.log"
-		rc=$?
-		if [ "$rc" -eq 0 ]; then
-			WEB_PIDS[$name]=$pid
-			WEB_PORT=$port
-			WEB_PID=$pid
-			return 0
-		fi
+		    "$PG_TMP/apache-error.log" && return 0
 	done
 	bail_out "$name: no free port after three tries"
 }
