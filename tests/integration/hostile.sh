@@ -8,7 +8,6 @@
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 # Some 280 requests, each checked against the database.
-: "${PG_TEST_DEADLINE:=300}"
 # shellcheck source=tests/lib/tap.sh
 . "$top_srcdir/tests/lib/tap.sh"
 # shellcheck source=tests/lib/pg.sh

@@ -23,7 +23,7 @@ mkdir "$DEST"
 tree_make() {
 	(cd "$top_builddir" &&
 	    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES \
-	    timeout 120 make --no-print-directory "$@")
+	    timeout 600 make --no-print-directory "$@")
 }
 
 # The installation directories, as the Makefile computes them (make may

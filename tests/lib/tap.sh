@@ -9,6 +9,7 @@
 tap_count=0
 tap_failed=0
 tap_planned=
+TAP_PROGRESS=${TAP_PROGRESS-}	# a file touched with every result
 
 # plan N: announce the number of tests up front (optional).
 plan() {
@@ -37,11 +38,13 @@ diag() {
 
 pass() {
 	tap_count=$((tap_count + 1))
+	[ -z "$TAP_PROGRESS" ] || : >"$TAP_PROGRESS"
 	echo "ok $tap_count - $*"
 }
 
 fail() {
 	tap_count=$((tap_count + 1))
+	[ -z "$TAP_PROGRESS" ] || : >"$TAP_PROGRESS"
 	tap_failed=$((tap_failed + 1))
 	echo "not ok $tap_count - $*"
 }
