@@ -15,7 +15,6 @@
 
 #define TOKEN_MAX		512
 #define SIG_TOLERANCE		300	/* seconds either side of now */
-#define SECRET_MAX		256
 
 /*
  * Compare digests rather than the tokens themselves, so the time taken
@@ -121,7 +120,8 @@ auth_check_token(const struct settings *s, const char *query,
 	if (s->auth == AUTH_NONE)
 		return 0;
 	if (s->ntokens == 0) {
-		error_set(err, 500, "", "MEETERGO_WEBHOOK_TOKEN is not set "
+		error_set(err, ERROR_INTERNAL, "", "MEETERGO_WEBHOOK_TOKEN is "
+		    "not set "
 		    "(set it, or MEETERGO_WEBHOOK_AUTH=none on a private "
 		    "network)");
 		return -1;
@@ -162,36 +162,14 @@ auth_check_token(const struct settings *s, const char *query,
 	explicit_bzero(tok, sizeof(tok));
 	OPENSSL_cleanse(p.first, sizeof(p.first));
 	if (p.count == 0) {
-		error_set(err, 401, "", "no token");
+		error_set(err, ERROR_UNAUTHORIZED, "", "no token");
 		return -1;
 	}
 	if (p.bad) {
-		error_set(err, 401, "", p.count > 1 ? "wrong or disagreeing "
-		    "tokens" : "wrong token");
+		error_set(err, ERROR_UNAUTHORIZED, "", p.count > 1 ? "wrong or "
+		    "disagreeing tokens" : "wrong token");
 		return -1;
 	}
-	return 0;
-}
-
-/* Decode standard base64 with padding; -1 if malformed or too long. */
-static int
-b64_decode(const char *in, size_t inlen, unsigned char *out, size_t outsize,
-    size_t *outlen)
-{
-	int	n;
-	size_t	pad = 0;
-
-	if (inlen == 0 || inlen % 4 != 0 || inlen / 4 * 3 > outsize ||
-	    inlen > INT_MAX)
-		return -1;
-	if ((n = EVP_DecodeBlock(out, (const unsigned char *)in,
-	    (int)inlen)) < 0)
-		return -1;
-	if (in[inlen - 1] == '=')
-		pad++;
-	if (in[inlen - 2] == '=')
-		pad++;
-	*outlen = (size_t)n - pad;
 	return 0;
 }
 
@@ -206,101 +184,91 @@ ts_ok(const char *ts, time_t now)
 	return t >= (long)now - SIG_TOLERANCE && t <= (long)now + SIG_TOLERANCE;
 }
 
+/* The HMAC-SHA256 of "<id>.<ts>.<body>" under key into mac. */
+static int
+sign(const struct signing_key *key, const char *id, const char *ts,
+    const char *body, size_t bodylen, unsigned char *mac, size_t *maclen,
+    size_t macsize)
+{
+	EVP_MAC		*hmac;
+	EVP_MAC_CTX	*ctx = NULL;
+	OSSL_PARAM	 params[2];
+	int		 ok;
+
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	ok = (hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) != NULL &&
+	    (ctx = EVP_MAC_CTX_new(hmac)) != NULL &&
+	    EVP_MAC_init(ctx, key->key, key->len, params) == 1 &&
+	    EVP_MAC_update(ctx, (const unsigned char *)id, strlen(id)) == 1 &&
+	    EVP_MAC_update(ctx, (const unsigned char *)".", 1) == 1 &&
+	    EVP_MAC_update(ctx, (const unsigned char *)ts, strlen(ts)) == 1 &&
+	    EVP_MAC_update(ctx, (const unsigned char *)".", 1) == 1 &&
+	    EVP_MAC_update(ctx, (const unsigned char *)body, bodylen) == 1 &&
+	    EVP_MAC_final(ctx, mac, maclen, macsize) == 1;
+	EVP_MAC_CTX_free(ctx);
+	EVP_MAC_free(hmac);
+	return ok ? 0 : -1;
+}
+
+/* "v1,<base64> v1,<base64> ...": 1 when any entry is mac. */
+static int
+signature_listed(const char *sigs, const unsigned char *mac, size_t maclen)
+{
+	unsigned char	 sig[64];
+	const char	*p, *e;
+	size_t		 siglen;
+	int		 match = 0;
+
+	for (p = sigs; *p != '\0'; p = e) {
+		while (*p == ' ')
+			p++;
+		for (e = p; *e != '\0' && *e != ' '; e++)
+			;
+		if (e - p > 3 && memcmp(p, "v1,", 3) == 0 &&
+		    digest_base64_decode(p + 3, (size_t)(e - p - 3), sig,
+		    sizeof(sig), &siglen) == 0 && siglen == maclen)
+			match |= CRYPTO_memcmp(sig, mac, maclen) == 0;
+	}
+	return match;
+}
+
 int
 auth_check_signature(const struct settings *s, const char *id,
     const char *ts, const char *sigs, const char *body, size_t bodylen,
     time_t now, struct error *err)
 {
-	unsigned char	 key[SECRET_MAX], mac[EVP_MAX_MD_SIZE];
-	unsigned char	 sig[64];
-	const char	*sp;
-	size_t		 keylen, siglen;
-	size_t		 maclen;
-	EVP_MAC		*hmac = NULL;
-	EVP_MAC_CTX	*ctx = NULL;
-	OSSL_PARAM	 params[2];
-	int		 rc = -1, match = 0;
+	unsigned char	 mac[EVP_MAX_MD_SIZE];
+	size_t		 i, maclen;
+	int		 match = 0;
 
-	if (s->signing_secrets == NULL)
+	if (s->nsigning_keys == 0)
 		return 0;
 	if (id == NULL || ts == NULL || sigs == NULL || *id == '\0') {
-		error_set(err, 401, "", "no webhook-id, webhook-timestamp "
-		    "and webhook-signature headers");
+		error_set(err, ERROR_UNAUTHORIZED, "", "no webhook-id, "
+		    "webhook-timestamp and webhook-signature headers");
 		return -1;
 	}
 	if (!ts_ok(ts, now)) {
-		error_set(err, 401, "", "webhook-timestamp is not within "
-		    "five minutes of now");
+		error_set(err, ERROR_UNAUTHORIZED, "", "webhook-timestamp is "
+		    "not within five minutes of now");
 		return -1;
 	}
-
-	for (sp = s->signing_secrets; *sp != '\0';) {
-		const char	*start, *end, *p;
-		size_t		 len;
-
-		while (*sp == ' ')
-			sp++;
-		for (start = sp; *sp != '\0' && *sp != ' '; sp++)
-			;
-		end = sp;
-		if (end == start)
-			continue;
-		len = (size_t)(end - start);
-		if (len > 6 && memcmp(start, "whsec_", 6) == 0) {
-			start += 6;
-			len -= 6;
+	for (i = 0; i < s->nsigning_keys; i++) {
+		if (sign(&s->signing_keys[i], id, ts, body, bodylen, mac,
+		    &maclen, sizeof(mac)) == -1) {
+			OPENSSL_cleanse(mac, sizeof(mac));
+			error_set(err, ERROR_INTERNAL, "", "HMAC-SHA256 "
+			    "failed");
+			return -1;
 		}
-		if (b64_decode(start, len, key, sizeof(key), &keylen) == -1) {
-			error_set(err, 500, "", "MEETERGO_WEBHOOK_SIGNING_SECRET "
-			    "holds a secret that is not base64");
-			goto done;
-		}
-		params[0] = OSSL_PARAM_construct_utf8_string(
-		    OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
-		params[1] = OSSL_PARAM_construct_end();
-		if ((hmac == NULL &&
-		    (hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL) ||
-		    (ctx = EVP_MAC_CTX_new(hmac)) == NULL ||
-		    EVP_MAC_init(ctx, key, keylen, params) != 1 ||
-		    EVP_MAC_update(ctx, (const unsigned char *)id,
-		    strlen(id)) != 1 ||
-		    EVP_MAC_update(ctx, (const unsigned char *)".", 1) != 1 ||
-		    EVP_MAC_update(ctx, (const unsigned char *)ts,
-		    strlen(ts)) != 1 ||
-		    EVP_MAC_update(ctx, (const unsigned char *)".", 1) != 1 ||
-		    EVP_MAC_update(ctx, (const unsigned char *)body,
-		    bodylen) != 1 ||
-		    EVP_MAC_final(ctx, mac, &maclen, sizeof(mac)) != 1) {
-			error_set(err, 500, "", "HMAC-SHA256 failed");
-			goto done;
-		}
-		EVP_MAC_CTX_free(ctx);
-		ctx = NULL;
-
-		/* "v1,<base64> v1,<base64> ...": any entry may match. */
-		for (p = sigs; *p != '\0';) {
-			const char *e;
-
-			while (*p == ' ')
-				p++;
-			for (e = p; *e != '\0' && *e != ' '; e++)
-				;
-			if (e - p > 3 && memcmp(p, "v1,", 3) == 0 &&
-			    b64_decode(p + 3, (size_t)(e - p - 3), sig,
-			    sizeof(sig), &siglen) == 0 && siglen == maclen)
-				match |= CRYPTO_memcmp(sig, mac, maclen) == 0;
-			p = e;
-		}
+		match |= signature_listed(sigs, mac, maclen);
 	}
-	if (!match) {
-		error_set(err, 401, "", "bad webhook-signature");
-		goto done;
-	}
-	rc = 0;
-done:
-	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(hmac);
-	OPENSSL_cleanse(key, sizeof(key));
 	OPENSSL_cleanse(mac, sizeof(mac));
-	return rc;
+	if (!match) {
+		error_set(err, ERROR_UNAUTHORIZED, "", "bad webhook-signature");
+		return -1;
+	}
+	return 0;
 }

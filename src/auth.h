@@ -13,8 +13,9 @@
  * "Authorization: Bearer", header "X-Webhook-Token"; any may be NULL)
  * that equals one of the configured tokens; when it presents several
  * (repeated or in several places), they must all be that same token.
- * 0, or -1 with err set: 401 for a missing or wrong token, 500 when no
- * token is configured and MEETERGO_WEBHOOK_AUTH is not "none".  The token
+ * 0, or -1 with err set: ERROR_UNAUTHORIZED for a missing or wrong token,
+ * ERROR_INTERNAL when no token is configured and MEETERGO_WEBHOOK_AUTH is
+ * not "none".  The token
  * never reaches err or a log.
  */
 int	auth_check_token(const struct settings *, const char *query_string,
@@ -26,8 +27,7 @@ int	auth_check_token(const struct settings *, const char *query_string,
  * entry of the webhook-signature header must be the HMAC-SHA256 of
  * "<webhook-id>.<webhook-timestamp>.<body>" under one of the secrets, and
  * the timestamp must be within five minutes of now.  0 when it is, or when
- * no secret is configured; -1 with err set (401, or 500 for a malformed
- * secret) otherwise.
+ * no secret is configured; -1 with err set (ERROR_UNAUTHORIZED) otherwise.
  */
 int	auth_check_signature(const struct settings *, const char *webhook_id,
 	    const char *webhook_timestamp, const char *webhook_signature,

@@ -99,6 +99,12 @@ buf_load(struct buf *b, const char *path)
 	return rc;
 }
 
+const char *
+buf_str(const struct buf *b)
+{
+	return b->data != NULL ? b->data : "";
+}
+
 void
 buf_reset(struct buf *b)
 {

@@ -26,6 +26,8 @@ int	buf_appendf(struct buf *, const char *, ...)
  * set (EMSGSIZE when the file holds more than max bytes).
  */
 int	buf_load(struct buf *, const char *path);
+/* The contents as a string: "" while nothing was appended. */
+const char *buf_str(const struct buf *);
 void	buf_reset(struct buf *);
 void	buf_release(struct buf *);
 

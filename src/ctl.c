@@ -10,13 +10,11 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "db.h"
-#include "group.h"
-#include "handler.h"
 #include "log.h"
+#include "replay.h"
 #include "response.h"
 #include "schema.h"
-#include "settings.h"
+#include "service.h"
 #include "spool.h"
 
 #ifndef PKGDATADIR
@@ -24,9 +22,7 @@
 #endif
 
 struct ctl {
-	struct settings	 settings;
-	struct db	*db;
-	struct group	*group;		/* of one: requests come one by one */
+	struct service	 svc;		/* a group of one: events one by one */
 	const char	*sqldir;
 };
 
@@ -60,7 +56,6 @@ static int
 cmd_migrate(struct ctl *c, int argc, char **argv)
 {
 	struct error	 err;
-	PGconn		*conn;
 	int		 from = 0, to = 0, roles = 0;
 
 	error_init(&err);
@@ -70,8 +65,7 @@ cmd_migrate(struct ctl *c, int argc, char **argv)
 		log_err("usage: migrate [--roles]");
 		return 2;
 	}
-	if ((conn = db_conn(c->db, &err)) == NULL ||
-	    schema_migrate(conn, c->sqldir, &from, &to, &err) == -1) {
+	if (schema_migrate(c->svc.db, c->sqldir, &from, &to, &err) == -1) {
 		log_err("migrate: %s", err.text);
 		return 1;
 	}
@@ -80,7 +74,8 @@ cmd_migrate(struct ctl *c, int argc, char **argv)
 	else
 		printf("schema migrated from version %d to %d\n", from, to);
 	if (roles) {
-		if (schema_apply(conn, c->sqldir, "roles.sql", &err) == -1) {
+		if (schema_apply(c->svc.db, c->sqldir, "roles.sql",
+		    &err) == -1) {
 			log_err("migrate --roles: %s", err.text);
 			return 1;
 		}
@@ -89,77 +84,92 @@ cmd_migrate(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
+/* What check says of the settings; 1 when they cannot work. */
+static int
+check_settings(const struct settings *s)
+{
+	if (s->auth == AUTH_TOKEN && s->ntokens == 0) {
+		printf("settings: MEETERGO_WEBHOOK_TOKEN is not set: every "
+		    "POST would be refused\n");
+		return 1;
+	}
+	printf("settings: ok (auth %s, %zu token%s, max body %ld bytes, "
+	    "database timeout %ld ms%s)\n",
+	    s->auth == AUTH_NONE ? "none" : "token", s->ntokens,
+	    s->ntokens == 1 ? "" : "s", s->max_body, s->db_timeout_ms,
+	    s->nsigning_keys > 0 ? ", signatures required" : "");
+	return 0;
+}
+
+static int
+check_database(struct db *db)
+{
+	struct error	err;
+	char		desc[200];
+	int		version = 0;
+
+	error_init(&err);
+	if (db_describe(db, desc, sizeof(desc), &err) == -1) {
+		printf("database: %s\n", err.text);
+		return 1;
+	}
+	printf("database: reachable (%s)\n", desc);
+	if (schema_version(db, &version, &err) == -1) {
+		printf("schema: %s\n", err.text);
+		return 1;
+	}
+	if (version != SCHEMA_VERSION) {
+		printf("schema: version %d, want %d (run meetergo-webhookctl "
+		    "migrate)\n", version, SCHEMA_VERSION);
+		return 1;
+	}
+	printf("schema: version %d\n", version);
+	return 0;
+}
+
+static int
+check_spool(const struct settings *s)
+{
+	struct spool	sp;
+	struct stat	st;
+	long		files, bytes;
+
+	if (s->spool_dir == NULL) {
+		printf("spool: not configured (503 while the database is "
+		    "away)\n");
+		return 0;
+	}
+	if (stat(s->spool_dir, &st) == -1 || !S_ISDIR(st.st_mode) ||
+	    access(s->spool_dir, W_OK | X_OK) == -1) {
+		printf("spool: \"%s\" is not a writable directory\n",
+		    s->spool_dir);
+		return 1;
+	}
+	spool_init(&sp, s->spool_dir, s->spool_max_files, s->spool_max_bytes);
+	files = spool_count(&sp, &bytes);
+	printf("spool: \"%s\" is writable, %ld file%s (%ld bytes) waiting\n",
+	    s->spool_dir, files, files == 1 ? "" : "s", bytes);
+	return 0;
+}
+
 static int
 cmd_check(struct ctl *c, int argc, char **argv)
 {
-	struct error	 err;
-	struct stat	 st;
-	PGconn		*conn;
-	int		 version = 0, bad = 0;
+	int bad;
 
 	if (argc != 0) {
 		log_err("check takes no arguments");
 		return 2;
 	}
-	if (c->settings.auth == AUTH_TOKEN && c->settings.ntokens == 0) {
-		printf("settings: MEETERGO_WEBHOOK_TOKEN is not set: every "
-		    "POST would be refused\n");
-		bad = 1;
-	} else
-		printf("settings: ok (auth %s, %zu token%s, max body %ld "
-		    "bytes, database timeout %ld ms%s)\n",
-		    c->settings.auth == AUTH_NONE ? "none" : "token",
-		    c->settings.ntokens, c->settings.ntokens == 1 ? "" : "s",
-		    c->settings.max_body, c->settings.db_timeout_ms,
-		    c->settings.signing_secrets != NULL ?
-		    ", signatures required" : "");
-
-	error_init(&err);
-	if ((conn = db_conn(c->db, &err)) == NULL) {
-		printf("database: %s\n", err.text);
-		bad = 1;
-	} else {
-		printf("database: reachable (server %d, database \"%s\")\n",
-		    PQserverVersion(conn), PQdb(conn));
-		if (schema_version(conn, &version, &err) == -1) {
-			printf("schema: %s\n", err.text);
-			bad = 1;
-		} else if (version != DB_SCHEMA_VERSION) {
-			printf("schema: version %d, want %d (run "
-			    "meetergo-webhookctl migrate)\n", version,
-			    DB_SCHEMA_VERSION);
-			bad = 1;
-		} else
-			printf("schema: version %d\n", version);
-	}
-
-	if (c->settings.spool_dir == NULL)
-		printf("spool: not configured (503 while the database is "
-		    "away)\n");
-	else if (stat(c->settings.spool_dir, &st) == -1 ||
-	    !S_ISDIR(st.st_mode) || access(c->settings.spool_dir,
-	    W_OK | X_OK) == -1) {
-		printf("spool: \"%s\" is not a writable directory\n",
-		    c->settings.spool_dir);
-		bad = 1;
-	} else {
-		struct spool	sp;
-		long		files, bytes;
-
-		spool_init(&sp, c->settings.spool_dir,
-		    c->settings.spool_max_files, c->settings.spool_max_bytes);
-		files = spool_count(&sp, &bytes);
-		printf("spool: \"%s\" is writable, %ld file%s (%ld bytes) "
-		    "waiting\n", c->settings.spool_dir, files,
-		    files == 1 ? "" : "s", bytes);
-	}
+	bad = check_settings(&c->svc.settings);
+	bad |= check_database(c->svc.db);
+	bad |= check_spool(&c->svc.settings);
 	return bad;
 }
 
 static int
 cmd_drain(struct ctl *c, int argc, char **argv)
 {
-	struct handler	h;
 	struct error	err;
 	long		done = 0;
 	int		rc;
@@ -169,8 +179,7 @@ cmd_drain(struct ctl *c, int argc, char **argv)
 		return 2;
 	}
 	error_init(&err);
-	handler_init(&h, &c->settings, NULL, c->group);
-	rc = handler_drain(&h, &done, &err);
+	rc = handler_drain(&c->svc.handler, &done, &err);
 	printf("drained %ld file%s\n", done, done == 1 ? "" : "s");
 	if (rc == -1) {
 		log_err("drain: %s", err.text);
@@ -190,8 +199,8 @@ cmd_replay(struct ctl *c, int argc, char **argv)
 		return 2;
 	}
 	error_init(&err);
-	if (db_replay(c->db, c->settings.keep_secret, &applied, &total,
-	    &err) == -1) {
+	if (replay_run(c->svc.db, c->svc.settings.keep_secret, &applied,
+	    &total, &err) == -1) {
 		log_err("replay: %s", err.text);
 		return 1;
 	}
@@ -199,19 +208,21 @@ cmd_replay(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
+/* A payload file into b, refused as a request with that body would be. */
 static int
-read_path(const char *path, struct buf *b, struct error *err)
+read_payload(const char *path, struct buf *b, struct error *err)
 {
 	if (buf_load(b, path) == -1) {
 		if (errno == EMSGSIZE)
-			error_set(err, 413, "", "over the limit of %zu bytes",
-			    b->max);
+			error_set(err, ERROR_TOO_LARGE, "", "over the limit of "
+			    "%zu bytes", b->max);
 		else
-			error_set(err, 500, "", "%s", strerror(errno));
+			error_set(err, ERROR_INTERNAL, "", "%s",
+			    strerror(errno));
 		return -1;
 	}
-	if (memchr(b->data != NULL ? b->data : "", '\0', b->len) != NULL) {
-		error_set(err, 400, "", "contains a NUL byte");
+	if (memchr(buf_str(b), '\0', b->len) != NULL) {
+		error_set(err, ERROR_MALFORMED, "", "contains a NUL byte");
 		return -1;
 	}
 	return 0;
@@ -220,7 +231,6 @@ read_path(const char *path, struct buf *b, struct error *err)
 static int
 cmd_ingest(struct ctl *c, int argc, char **argv)
 {
-	struct handler	h;
 	struct buf	body;
 	struct error	err;
 	enum outcome	outcome;
@@ -230,15 +240,14 @@ cmd_ingest(struct ctl *c, int argc, char **argv)
 		log_err("ingest: name at least one FILE");
 		return 2;
 	}
-	handler_init(&h, &c->settings, NULL, c->group);
-	buf_init(&body, (size_t)c->settings.max_body);
+	buf_init(&body, (size_t)c->svc.settings.max_body);
 	for (i = 0; i < argc; i++) {
 		error_init(&err);
-		if (read_path(argv[i], &body, &err) == -1 ||
-		    handler_event(&h, body.data != NULL ? body.data : "",
-		    body.len, &outcome, &err) == -1) {
-			printf("%s: failed (%d): %s\n", argv[i], err.status,
-			    err.text);
+		if (read_payload(argv[i], &body, &err) == -1 ||
+		    handler_event(&c->svc.handler, buf_str(&body), body.len,
+		    &outcome, &err) == -1) {
+			printf("%s: failed (%d): %s\n", argv[i],
+			    response_error_status(&err), err.text);
 			bad = 1;
 			continue;
 		}
@@ -264,13 +273,12 @@ main(int argc, char *argv[])
 	static const struct {
 		const char	*name;
 		int		 (*fn)(struct ctl *, int, char **);
-		int		 needs_db;
 	} cmds[] = {
-		{ "migrate",	cmd_migrate,	1 },
-		{ "check",	cmd_check,	1 },
-		{ "drain",	cmd_drain,	1 },
-		{ "replay",	cmd_replay,	1 },
-		{ "ingest",	cmd_ingest,	1 },
+		{ "migrate",	cmd_migrate },
+		{ "check",	cmd_check },
+		{ "drain",	cmd_drain },
+		{ "replay",	cmd_replay },
+		{ "ingest",	cmd_ingest },
 	};
 	struct ctl	 c;
 	struct error	 err;
@@ -279,7 +287,6 @@ main(int argc, char *argv[])
 
 	log_init(argc > 0 ? argv[0] : NULL);
 	memset(&c, 0, sizeof(c));
-	settings_init(&c.settings);
 	c.sqldir = getenv("MEETERGO_WEBHOOK_SQL_DIR");
 	if (c.sqldir == NULL || *c.sqldir == '\0')
 		c.sqldir = PKGDATADIR;
@@ -314,20 +321,12 @@ main(int argc, char *argv[])
 	}
 
 	error_init(&err);
-	if (settings_load(&c.settings, &err) == -1) {
+	if (service_open(&c.svc, 1, &err) == -1) {
 		log_err("%s", err.text);
-		return 1;
-	}
-	if ((c.db = db_new(&c.settings)) == NULL ||
-	    (c.group = group_new(c.db, 1)) == NULL) {
-		log_err("out of memory");
-		db_free(c.db);
-		settings_release(&c.settings);
+		service_close(&c.svc);
 		return 1;
 	}
 	rc = cmds[i].fn(&c, argc - optind - 1, argv + optind + 1);
-	group_free(c.group);
-	db_free(c.db);
-	settings_release(&c.settings);
+	service_close(&c.svc);
 	return rc;
 }

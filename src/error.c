@@ -7,10 +7,24 @@
 
 #include "error.h"
 
+static const char *const kind_names[] = {
+	[ERROR_NONE] =			"none",
+	[ERROR_METHOD] =		"method",
+	[ERROR_UNAUTHORIZED] =		"unauthorized",
+	[ERROR_LENGTH_REQUIRED] =	"length-required",
+	[ERROR_TOO_LARGE] =		"too-large",
+	[ERROR_MEDIA_TYPE] =		"media-type",
+	[ERROR_MALFORMED] =		"malformed",
+	[ERROR_DATA] =			"data",
+	[ERROR_TRANSIENT] =		"transient",
+	[ERROR_BUSY] =			"busy",
+	[ERROR_INTERNAL] =		"internal",
+};
+
 void
 error_init(struct error *e)
 {
-	e->status = 0;
+	e->kind = ERROR_NONE;
 	e->path[0] = '\0';
 	e->text[0] = '\0';
 }
@@ -18,7 +32,21 @@ error_init(struct error *e)
 int
 error_isset(const struct error *e)
 {
-	return e->status != 0;
+	return e->kind != ERROR_NONE;
+}
+
+int
+error_is_transient(const struct error *e)
+{
+	return e->kind == ERROR_TRANSIENT || e->kind == ERROR_BUSY;
+}
+
+const char *
+error_kind_name(enum error_kind kind)
+{
+	if ((unsigned)kind >= sizeof(kind_names) / sizeof(kind_names[0]))
+		return "internal";
+	return kind_names[kind];
 }
 
 /*
@@ -74,13 +102,14 @@ utf8_clean(char *s)
 }
 
 void
-error_set(struct error *e, int status, const char *path, const char *fmt, ...)
+error_set(struct error *e, enum error_kind kind, const char *path,
+    const char *fmt, ...)
 {
 	va_list ap;
 
-	if (e == NULL || e->status != 0)
+	if (e == NULL || e->kind != ERROR_NONE)
 		return;
-	e->status = status;
+	e->kind = kind != ERROR_NONE ? kind : ERROR_INTERNAL;
 	snprintf(e->path, sizeof(e->path), "%s", path != NULL ? path : "");
 	va_start(ap, fmt);
 	vsnprintf(e->text, sizeof(e->text), fmt, ap);

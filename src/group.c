@@ -4,10 +4,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "batch.h"
 #include "group.h"
+#include "schema.h"
 
 struct waiter {
-	struct db_item	 item;
+	struct batch_item	 item;
 	enum {
 		QUEUED,
 		TAKEN,		/* in the batch being stored */
@@ -23,9 +25,9 @@ struct group {
 	struct waiter	*head, **tail;	/* queued, oldest first */
 	int		 busy;		/* a thread has the connection */
 	size_t		 max;
-	/* The leader's, max long: db_store_batch may reorder items. */
+	/* The leader's, max long: batch_store may reorder items. */
 	struct waiter	**taken;
-	struct db_item	**items;
+	struct batch_item	**items;
 };
 
 struct group *
@@ -85,14 +87,14 @@ release(struct group *g)
 
 int
 group_store(struct group *g, const char *event_key, const struct event *ev,
-    const char *reason, enum outcome *outcome, long *deliveries,
+    const struct error *refused, enum outcome *outcome, long *deliveries,
     struct error *err)
 {
 	struct waiter	 self, *w, *next;
 	size_t		 n, i, bytes;
 
 	/* The encoding is done here, in parallel, not by the leader. */
-	if (db_item_init(&self.item, event_key, ev, reason, err) == -1)
+	if (batch_item_init(&self.item, event_key, ev, refused, err) == -1)
 		return -1;
 	self.state = QUEUED;
 	self.next = NULL;
@@ -121,7 +123,7 @@ group_store(struct group *g, const char *event_key, const struct event *ev,
 			g->tail = &g->head;
 		pthread_mutex_unlock(&g->lock);
 
-		db_store_batch(g->db, g->items, n);
+		batch_store(g->db, g->items, n);
 
 		pthread_mutex_lock(&g->lock);
 		for (i = 0; i < n; i++)
@@ -133,9 +135,14 @@ group_store(struct group *g, const char *event_key, const struct event *ev,
 	if (self.item.rc == 0) {
 		*outcome = self.item.outcome;
 		*deliveries = self.item.deliveries;
+		/* Kept as rejected: the reason is the answer. */
+		if (error_isset(&self.item.refused)) {
+			*outcome = OUTCOME_REJECTED;
+			*err = self.item.refused;
+		}
 	} else
 		*err = self.item.err;
-	db_item_release(&self.item);
+	batch_item_release(&self.item);
 	return self.item.rc == 0 ? 0 : -1;
 }
 
@@ -147,7 +154,7 @@ group_ping(struct group *g, struct error *err)
 	pthread_mutex_lock(&g->lock);
 	acquire(g);
 	pthread_mutex_unlock(&g->lock);
-	rc = db_ping(g->db, err);
+	rc = schema_check(g->db, err);
 	pthread_mutex_lock(&g->lock);
 	release(g);
 	pthread_mutex_unlock(&g->lock);

@@ -32,15 +32,17 @@ struct group	*group_new(struct db *, size_t max);
 void		 group_free(struct group *);
 
 /*
- * Store one delivery, as db_store_batch does, in the next transaction to
+ * Store one delivery, as batch_store does, in the next transaction to
  * commit; returns once that commit is durable.  0 with *outcome and
- * *deliveries set, or -1 with err set (see db_store_batch).
+ * *deliveries set (OUTCOME_REJECTED with err set to the reason when it
+ * was kept as rejected: refused, when given, or the database's), or -1
+ * with err set (see batch_store).
  */
 int		 group_store(struct group *, const char *event_key,
-		    const struct event *ev, const char *reason,
+		    const struct event *ev, const struct error *refused,
 		    enum outcome *outcome, long *deliveries, struct error *err);
 
-/* db_ping, between two batches. */
+/* schema_check, between two batches. */
 int		 group_ping(struct group *, struct error *err);
 
 #endif

@@ -22,10 +22,9 @@
 
 void
 handler_init(struct handler *h, const struct settings *s,
-    const struct error *startup_error, struct group *group)
+    struct group *group)
 {
 	h->settings = s;
-	h->startup_error = startup_error;
 	h->group = group;
 	h->has_spool = s->spool_dir != NULL;
 	if (h->has_spool)
@@ -58,6 +57,43 @@ log_event(const char *type, const char *id, const char *key,
 		    stype, sid, key != NULL ? key : "-", outcome, status);
 }
 
+/* A refusal or failure, logged with the status it is answered with. */
+static void
+log_failure(const struct event *ev, const char *key, const char *word,
+    const struct error *err)
+{
+	log_event(ev != NULL && ev->type_name != NULL ? ev->type_name : "-",
+	    ev != NULL ? ev->id : NULL, key, word, response_error_status(err),
+	    err);
+}
+
+/*
+ * The database could not take the event (serr): keep the raw body in the
+ * spool instead, when there is one and may_spool.  0 spooled, else -1
+ * with err set to what the sender is to be told.
+ */
+static int
+spool_body(struct handler *h, const struct event *ev, const char *key,
+    const char *body, size_t len, int may_spool, const struct error *serr,
+    struct error *err)
+{
+	struct error perr;
+
+	error_init(&perr);
+	if (!error_is_transient(serr) || !may_spool || !h->has_spool) {
+		log_failure(ev, key, "failed", serr);
+		*err = *serr;
+		return -1;
+	}
+	if (spool_put(&h->spool, key, body, len, &perr) == -1) {
+		log_failure(ev, key, "failed", &perr);
+		*err = *serr;
+		return -1;
+	}
+	log_event(ev->type_name, ev->id, key, "spooled", 200, serr);
+	return 0;
+}
+
 /*
  * The way in for every body: decode, store, and if the database is away
  * and may_spool, keep the raw body in the spool instead.
@@ -69,72 +105,44 @@ store_body(struct handler *h, const char *body, size_t len, int may_spool,
 	struct event	 ev;
 	struct error	 serr;
 	char		 key[DIGEST_HEX_LEN];
-	const char	*reason = NULL;
 	long		 deliveries = 0;
-	int		 rc = -1;
+	int		 rc = -1, refused = 0;
 
 	event_init(&ev);
 	error_init(&serr);
 	if (digest_sha256_hex(body, len, key) == -1) {
-		error_set(err, 500, "", "SHA-256 failed");
-		log_event("-", NULL, NULL, "failed", 500, err);
+		error_set(err, ERROR_INTERNAL, "", "SHA-256 failed");
+		log_failure(NULL, NULL, "failed", err);
 		goto done;
 	}
 	if (payload_decode(body, len, h->settings->keep_secret, &ev,
 	    err) == -1) {
-		if (err->status != 422 || ev.root == NULL) {
-			log_event(ev.type_name != NULL ? ev.type_name : "-",
-			    ev.id, key, "refused", err->status, err);
+		if (err->kind != ERROR_DATA || ev.root == NULL) {
+			log_failure(&ev, key, "refused", err);
 			goto done;
 		}
 		/* A malformed known event is kept, as rejected. */
-		reason = err->text;
+		refused = 1;
 	}
-
-	while (group_store(h->group, key, &ev, reason, outcome, &deliveries,
-	    &serr) == -1) {
-		if (serr.status != 422 || reason != NULL)
-			break;
-		/*
-		 * The database refused what the mapping let through: the
-		 * event is kept as rejected all the same, with its reason.
-		 */
-		error_set(err, 422, serr.path, "%s", serr.text);
-		reason = err->text;
-		error_init(&serr);
-	}
-	if (!error_isset(&serr)) {
+	if (group_store(h->group, key, &ev, refused ? err : NULL, outcome,
+	    &deliveries, &serr) == 0) {
 		atomic_store(&h->db_up, 1);
-		if (reason != NULL)
-			*outcome = OUTCOME_REJECTED;
-		log_event(ev.type_name, ev.id, key, response_word(*outcome),
-		    reason != NULL ? err->status : response_status(*outcome),
-		    reason != NULL ? err : NULL);
+		if (*outcome == OUTCOME_REJECTED) {
+			*err = serr;
+			log_failure(&ev, key, response_word(*outcome), err);
+		} else
+			log_event(ev.type_name, ev.id, key,
+			    response_word(*outcome), response_status(*outcome),
+			    NULL);
 		rc = 0;
 		goto done;
 	}
-	if (serr.status == 503)
+	if (error_is_transient(&serr))
 		atomic_store(&h->db_up, 0);
-	if (serr.status == 503 && may_spool && h->has_spool) {
-		struct error perr;
-
-		error_init(&perr);
-		if (spool_put(&h->spool, key, body, len, &perr) == 0) {
-			log_event(ev.type_name, ev.id, key, "spooled", 200,
-			    &serr);
-			*outcome = reason != NULL ? OUTCOME_REJECTED :
-			    OUTCOME_SPOOLED;
-			rc = 0;
-			goto done;
-		}
-		log_event(ev.type_name, ev.id, key, "failed", 503, &perr);
-	} else
-		log_event(ev.type_name, ev.id, key, "failed", serr.status,
-		    &serr);
-	if (reason == NULL || serr.status == 503) {
-		/* The event is not kept: the sender must try again. */
-		error_init(err);
-		error_set(err, serr.status, serr.path, "%s", serr.text);
+	/* Spooled, a malformed event is still answered as rejected. */
+	if (spool_body(h, &ev, key, body, len, may_spool, &serr, err) == 0) {
+		*outcome = refused ? OUTCOME_REJECTED : OUTCOME_SPOOLED;
+		rc = 0;
 	}
 done:
 	event_release(&ev);
@@ -162,7 +170,8 @@ handler_drain(struct handler *h, long *done, struct error *err)
 {
 	*done = 0;
 	if (!h->has_spool) {
-		error_set(err, 500, "", "MEETERGO_WEBHOOK_SPOOL_DIR is not set");
+		error_set(err, ERROR_INTERNAL, "", "MEETERGO_WEBHOOK_SPOOL_DIR "
+		    "is not set");
 		return -1;
 	}
 	return spool_drain(&h->spool, drain_store, h, 0, 0, done, err);
@@ -224,18 +233,18 @@ answer_error(struct io *io, const struct error *err)
 {
 	struct error pub;
 
-	if (err->status < 500) {
+	if (response_error_status(err) < 500) {
 		response_error(io, err, 0);
 		return;
 	}
 	error_init(&pub);
-	error_set(&pub, err->status, "", "%s", err->status == 503 ?
+	error_set(&pub, err->kind, "", "%s", error_is_transient(err) ?
 	    "database unavailable" : "internal error");
 	response_error(io, &pub, 0);
 }
 
 static void
-serve(struct handler *h, struct io *io, struct buf *body)
+serve_request(struct handler *h, struct io *io, struct buf *body)
 {
 	struct error	err;
 	enum outcome	outcome;
@@ -243,19 +252,13 @@ serve(struct handler *h, struct io *io, struct buf *body)
 
 	error_init(&err);
 	method = request_method(io->param(io, "REQUEST_METHOD"));
-	if (h->startup_error != NULL) {
-		log_err("%s", h->startup_error->text);
-		error_set(&err, 500, "", "server misconfigured");
-		response_error(io, &err, method == METHOD_HEAD);
-		return;
-	}
 	switch (method) {
 	case METHOD_GET:
 	case METHOD_HEAD:
 		serve_health(h, io, method == METHOD_HEAD);
 		return;
 	case METHOD_OTHER:
-		error_set(&err, 405, "", "method not allowed");
+		error_set(&err, ERROR_METHOD, "", "method not allowed");
 		response_error(io, &err, 0);
 		return;
 	case METHOD_POST:
@@ -272,17 +275,16 @@ serve(struct handler *h, struct io *io, struct buf *body)
 	    io->param(io, "HTTP_WEBHOOK_TIMESTAMP"),
 	    io->param(io, "HTTP_WEBHOOK_SIGNATURE"), body->data,
 	    body->len, time(NULL), &err) == -1) {
-		if (err.status >= 500)
+		if (response_error_status(&err) >= 500)
 			log_err("%s", err.text);
 		else
-			log_event("-", NULL, NULL, "refused", err.status,
-			    &err);
+			log_failure(NULL, NULL, "refused", &err);
 		answer_error(io, &err);
 		return;
 	}
 
-	if (handler_event(h, body->data != NULL ? body->data : "",
-	    body->len, &outcome, &err) == -1 || outcome == OUTCOME_REJECTED)
+	if (handler_event(h, buf_str(body), body->len, &outcome, &err) == -1 ||
+	    outcome == OUTCOME_REJECTED)
 		answer_error(io, &err);
 	else
 		response_outcome(io, outcome, 0);
@@ -291,7 +293,20 @@ serve(struct handler *h, struct io *io, struct buf *body)
 void
 handler_serve(struct handler *h, struct io *io, struct buf *body)
 {
-	serve(h, io, body);
+	serve_request(h, io, body);
 	/* A refused sender may still be sending; bounded, it does no harm. */
+	request_discard(io, HANDLER_DISCARD_MAX);
+}
+
+void
+handler_misconfigured(struct io *io)
+{
+	struct error	err;
+	enum method	method;
+
+	method = request_method(io->param(io, "REQUEST_METHOD"));
+	error_init(&err);
+	error_set(&err, ERROR_INTERNAL, "", "server misconfigured");
+	response_error(io, &err, method == METHOD_HEAD);
 	request_discard(io, HANDLER_DISCARD_MAX);
 }

@@ -20,7 +20,6 @@
  */
 struct handler {
 	const struct settings	*settings;
-	const struct error	*startup_error;	/* borrowed; NULL if none */
 	struct group		*group;
 	struct spool		 spool;
 	int			 has_spool;
@@ -28,9 +27,8 @@ struct handler {
 	atomic_long		 spool_checked_ms;
 };
 
-/* startup_error, when set, makes every answer a 500 naming it. */
 void	handler_init(struct handler *, const struct settings *,
-	    const struct error *startup_error, struct group *);
+	    struct group *);
 
 /*
  * Between requests: when the database is known to be up and the spool
@@ -41,7 +39,7 @@ void	handler_idle(struct handler *);
 
 /*
  * Store every spooled file (webhookctl drain).  0 with *done counted, or
- * -1 with err set (503: the database is away).
+ * -1 with err set (transient: the database is away).
  */
 int	handler_drain(struct handler *, long *done, struct error *err);
 
@@ -54,10 +52,16 @@ void	handler_serve(struct handler *, struct io *, struct buf *body);
 /*
  * Decode and store one raw body, as a request or "webhookctl ingest" does;
  * while the database is away the body goes to the spool, if there is one.
- * 0 with *outcome set (OUTCOME_REJECTED with err set to 422 for a
- * malformed known event that was kept), or -1 with err set.
+ * 0 with *outcome set (OUTCOME_REJECTED with err set to the reason for
+ * an event kept as rejected), or -1 with err set.
  */
 int	handler_event(struct handler *, const char *body, size_t len,
 	    enum outcome *outcome, struct error *err);
+
+/*
+ * The answer of a program whose settings are wrong (plain CGI: one
+ * request, answered all the same): 500, with the cause in the log only.
+ */
+void	handler_misconfigured(struct io *);
 
 #endif

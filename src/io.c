@@ -11,6 +11,7 @@
  * fcgios.h drags in libfcgi's fcgi_config.h, whose PACKAGE_VERSION would
  * replace ours: keep it to this file, which prints no version.
  */
+#include <fcgiapp.h>
 #include <fcgios.h>
 
 #include "io.h"

@@ -5,9 +5,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include <fcgiapp.h>
-
 #include "buf.h"
+
+/* libfcgi's request, declared in <fcgiapp.h>, which only io.c needs. */
+struct FCGX_Request;
 
 /*
  * The request code reads parameters and the body and writes the answer
@@ -22,7 +23,7 @@ struct io {
 	/* A CGI parameter, or NULL when absent. */
 	const char	*(*param)(struct io *, const char *);
 
-	FCGX_Request	*fcgx;		/* FastCGI back end */
+	struct FCGX_Request *fcgx;	/* FastCGI back end */
 	/* memory back end */
 	const char	*const *envp;	/* "NAME=value", NULL-terminated */
 	const char	*in;
@@ -31,7 +32,7 @@ struct io {
 	struct buf	*out;
 };
 
-void	io_init_fcgx(struct io *, FCGX_Request *);
+void	io_init_fcgx(struct io *, struct FCGX_Request *);
 /* Parameters from getenv, body from fd 0, answer to fd 1. */
 void	io_init_cgi(struct io *);
 /* For tests and fuzzers: the answer is appended to out. */

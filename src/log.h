@@ -10,4 +10,11 @@ void	log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Silence log_info (the tools' quiet mode); warnings still show. */
 void	log_set_quiet(int);
 
+/*
+ * Copy src into dst for a log line: at most dstsize - 1 bytes, control
+ * characters and backslashes replaced by '?', double quotes by single
+ * ones, cut with "..." when long.  A NULL src gives "-".
+ */
+void	log_safe(char *dst, size_t dstsize, const char *src);
+
 #endif

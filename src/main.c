@@ -24,12 +24,10 @@
 #include <fcgiapp.h>
 #include <jansson.h>
 
-#include "db.h"
-#include "group.h"
 #include "handler.h"
 #include "io.h"
 #include "log.h"
-#include "settings.h"
+#include "service.h"
 #include "util.h"
 
 static volatile sig_atomic_t	quit;
@@ -76,35 +74,27 @@ usage(FILE *f)
 static int
 run_cgi(void)
 {
-	struct settings	 settings;
-	struct error	 err;
-	struct handler	 h;
-	struct buf	 body;
-	struct io	 io;
-	struct db	*db;
-	struct group	*group = NULL;
+	struct service	svc;
+	struct error	err;
+	struct buf	body;
+	struct io	io;
 
-	settings_init(&settings);
 	error_init(&err);
-	settings_load(&settings, &err);
-	if ((db = db_new(&settings)) == NULL ||
-	    (group = group_new(db, 1)) == NULL) {
-		log_err("out of memory");
-		db_free(db);
-		return 1;
-	}
-	handler_init(&h, &settings, error_isset(&err) ? &err : NULL, group);
-	buf_init(&body, (size_t)settings.max_body);
 	io_init_cgi(&io);
-	handler_serve(&h, &io, &body);
+	if (service_open(&svc, 1, &err) == -1) {
+		log_err("%s", err.text);
+		handler_misconfigured(&io);
+		service_close(&svc);
+		return 0;
+	}
+	buf_init(&body, (size_t)svc.settings.max_body);
+	handler_serve(&svc.handler, &io, &body);
 	/* The answer is complete once stdout closes; then help the spool. */
 	fclose(stdout);
 	close(STDOUT_FILENO);
-	handler_idle(&h);
+	handler_idle(&svc.handler);
 	buf_release(&body);
-	group_free(group);
-	db_free(db);
-	settings_release(&settings);
+	service_close(&svc);
 	return 0;
 }
 
@@ -117,7 +107,7 @@ _Static_assert(SETTINGS_MAX_THREADS <= GROUP_MAX,
 
 /* What the request threads of one worker process share. */
 struct worker {
-	struct handler		 handler;
+	struct handler		*handler;
 	int			 fd;		/* listening socket */
 	int			 wake;		/* readable once we are to stop */
 	atomic_int		 failed;
@@ -125,7 +115,7 @@ struct worker {
 
 /* A request thread: accept and serve until the wake pipe is readable. */
 static void *
-serve(void *arg)
+serve_requests(void *arg)
 {
 	struct worker	*w = arg;
 	struct buf	 body;
@@ -138,7 +128,7 @@ serve(void *arg)
 		log_err("cannot set up the FastCGI request");
 		goto fail;
 	}
-	buf_init(&body, (size_t)w->handler.settings->max_body);
+	buf_init(&body, (size_t)w->handler->settings->max_body);
 	pfd[1].fd = w->wake;
 	pfd[1].events = POLLIN;
 	for (;;) {
@@ -166,7 +156,7 @@ serve(void *arg)
 			break;
 		}
 		io_init_fcgx(&io, &req);
-		handler_serve(&w->handler, &io, &body);
+		handler_serve(w->handler, &io, &body);
 		FCGX_Finish_r(&req);
 		/*
 		 * After a large body, its buffer and the freed tree would stay
@@ -181,7 +171,7 @@ serve(void *arg)
 		}
 		/* Not once we are to stop: a drain can take a while. */
 		if (poll(&pfd[1], 1, 0) == 0)
-			handler_idle(&w->handler);
+			handler_idle(w->handler);
 	}
 	r = -1;
 done:
@@ -204,14 +194,12 @@ fail:
  * threads that wait for one.
  */
 static int
-run_worker(int fd, const struct settings *settings)
+run_worker(int fd, struct service *svc)
 {
 	struct worker	 w;
-	struct db	*db = NULL;
-	struct group	*group = NULL;
 	pthread_t	*threads = NULL;
 	sigset_t	 term;
-	long		 i, started = 0;
+	long		 i, started = 0, n = svc->settings.threads;
 	int		 pipefd[2] = { -1, -1 }, sig, rc = 1;
 
 	sigemptyset(&term);
@@ -222,10 +210,8 @@ run_worker(int fd, const struct settings *settings)
 	memset(&w, 0, sizeof(w));
 	atomic_init(&w.failed, 0);
 	w.fd = fd;
-	if ((db = db_new(settings)) == NULL ||
-	    (group = group_new(db, (size_t)settings->threads)) == NULL ||
-	    (threads = calloc((size_t)settings->threads,
-	    sizeof(*threads))) == NULL) {
+	w.handler = &svc->handler;
+	if ((threads = calloc((size_t)n, sizeof(*threads))) == NULL) {
 		log_err("out of memory");
 		goto done;
 	}
@@ -234,11 +220,10 @@ run_worker(int fd, const struct settings *settings)
 		goto done;
 	}
 	w.wake = pipefd[0];
-	handler_init(&w.handler, settings, NULL, group);
 	/* jansson seeds its hashes on first use: before the threads. */
 	json_object_seed(0);
-	for (i = 0; i < settings->threads; i++) {
-		if ((errno = pthread_create(&threads[i], NULL, serve,
+	for (i = 0; i < n; i++) {
+		if ((errno = pthread_create(&threads[i], NULL, serve_requests,
 		    &w)) != 0) {
 			log_err("cannot start a thread: %s", strerror(errno));
 			atomic_store(&w.failed, 1);
@@ -247,7 +232,7 @@ run_worker(int fd, const struct settings *settings)
 		started++;
 	}
 	/* quit: a SIGTERM that came before it was blocked. */
-	if (started == settings->threads && !quit)
+	if (started == n && !quit)
 		while (sigwait(&term, &sig) != 0)
 			;
 	/* Readable from now on: every thread waiting for a request wakes. */
@@ -262,13 +247,11 @@ done:
 		close(pipefd[1]);
 	}
 	free(threads);
-	group_free(group);
-	db_free(db);
 	return rc;
 }
 
 static pid_t
-spawn(int fd, const struct settings *settings)
+spawn(int fd, struct service *svc)
 {
 	pid_t pid;
 
@@ -277,8 +260,9 @@ spawn(int fd, const struct settings *settings)
 		return -1;
 	}
 	if (pid == 0) {
-		int rc = run_worker(fd, settings);
+		int rc = run_worker(fd, svc);
 
+		service_close(svc);
 		io_shutdown();
 		_exit(rc);
 	}
@@ -291,7 +275,7 @@ spawn(int fd, const struct settings *settings)
  * SIGTERM on: each worker finishes the request in hand and exits.
  */
 static int
-supervise(int fd, const struct settings *settings, long n)
+supervise(int fd, struct service *svc, long n)
 {
 	pid_t	*pids;
 	pid_t	 pid;
@@ -304,7 +288,7 @@ supervise(int fd, const struct settings *settings, long n)
 		return 1;
 	}
 	for (i = 0; i < n; i++)
-		if ((pids[i] = spawn(fd, settings)) > 0)
+		if ((pids[i] = spawn(fd, svc)) > 0)
 			alive++;
 	while (alive > 0) {
 		if ((pid = waitpid(-1, &status, 0)) == -1) {
@@ -333,7 +317,7 @@ supervise(int fd, const struct settings *settings, long n)
 				if (time(NULL) - last_restart < 1)
 					sleep(1);
 				last_restart = time(NULL);
-				if ((pids[i] = spawn(fd, settings)) > 0) {
+				if ((pids[i] = spawn(fd, svc)) > 0) {
 					alive++;
 					rc = 0;
 				}
@@ -348,25 +332,21 @@ static int
 run_fastcgi(int fd, long workers, long threads)
 {
 	struct sigaction sa;
-	struct settings	 settings;
+	struct service	 svc;
 	struct error	 err;
-	int		 flags, rc;
+	int		 flags, rc = 1;
 
-	settings_init(&settings);
 	error_init(&err);
-	if (settings_load(&settings, &err) == -1) {
+	if (service_open(&svc, threads, &err) == -1) {
 		log_err("%s", err.text);
-		return 1;
+		goto done;
 	}
 	if (workers == 0)
-		workers = settings.workers;
-	if (threads != 0)
-		settings.threads = threads;
+		workers = svc.settings.workers;
 	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
 	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1) {
 		log_err("listening socket: %s", strerror(errno));
-		settings_release(&settings);
-		return 1;
+		goto done;
 	}
 
 	/* No SA_RESTART: a blocked accept or wait must return on SIGTERM. */
@@ -376,9 +356,10 @@ run_fastcgi(int fd, long workers, long threads)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 
-	rc = workers > 1 ? supervise(fd, &settings, workers) :
-	    run_worker(fd, &settings);
-	settings_release(&settings);
+	rc = workers > 1 ? supervise(fd, &svc, workers) :
+	    run_worker(fd, &svc);
+done:
+	service_close(&svc);
 	return rc;
 }
 
@@ -436,8 +417,34 @@ open_listener(const char *addr, int backlog)
 	return fd;
 }
 
-int
-main(int argc, char *argv[])
+/* The command line of the FastCGI modes. */
+struct options {
+	const char	*listen;	/* NULL: the inherited socket */
+	long		 backlog;
+	long		 workers;	/* 0: the setting */
+	long		 threads;	/* 0: the setting */
+};
+
+/* A number option in [min, max]; 0, or -1 after saying what is wrong. */
+static int
+number_option(const char *name, const char *arg, long min, long max,
+    long *out)
+{
+	const char *errstr;
+
+	if (parse_long(arg, min, max, out, &errstr) == 0)
+		return 0;
+	log_err("--%s \"%s\" is %s (want %ld to %ld)", name, arg, errstr, min,
+	    max);
+	return -1;
+}
+
+/*
+ * Parse the command line into o.  -1 to go on; otherwise the exit status
+ * (--help, --version, or 2 for a bad option).
+ */
+static int
+parse_options(int argc, char *argv[], struct options *o)
 {
 	static const struct option longopts[] = {
 		{ "listen",	required_argument,	NULL, 'l' },
@@ -448,9 +455,53 @@ main(int argc, char *argv[])
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
 	};
-	const char	*listen_addr = NULL, *errstr;
-	long		 backlog = 128, workers = 0, threads = 0;
-	int		 ch, fd, rc;
+	int ch, r;
+
+	memset(o, 0, sizeof(*o));
+	o->backlog = 128;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			o->listen = optarg;
+			r = 0;
+			break;
+		case 'b':
+			r = number_option("backlog", optarg, 1, 65535,
+			    &o->backlog);
+			break;
+		case 'w':
+			r = number_option("workers", optarg, 1,
+			    SETTINGS_MAX_WORKERS, &o->workers);
+			break;
+		case 't':
+			r = number_option("threads", optarg, 1,
+			    SETTINGS_MAX_THREADS, &o->threads);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("meetergo-webhook %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+		if (r == -1)
+			return 2;
+	}
+	if (optind < argc) {
+		log_err("unexpected argument \"%s\"", argv[optind]);
+		return 2;
+	}
+	return -1;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct options	o;
+	int		fd, rc;
 
 	log_init(argc > 0 ? argv[0] : NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -468,54 +519,10 @@ main(int argc, char *argv[])
 		io_shutdown();
 		return rc;
 	}
-
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'l':
-			listen_addr = optarg;
-			break;
-		case 'b':
-			if (parse_long(optarg, 1, 65535, &backlog,
-			    &errstr) == -1) {
-				log_err("--backlog \"%s\" is %s (want 1 to "
-				    "65535)", optarg, errstr);
-				return 2;
-			}
-			break;
-		case 'w':
-			if (parse_long(optarg, 1, SETTINGS_MAX_WORKERS, &workers,
-			    &errstr) == -1) {
-				log_err("--workers \"%s\" is %s (want 1 to %d)",
-				    optarg, errstr, SETTINGS_MAX_WORKERS);
-				return 2;
-			}
-			break;
-		case 't':
-			if (parse_long(optarg, 1, SETTINGS_MAX_THREADS,
-			    &threads, &errstr) == -1) {
-				log_err("--threads \"%s\" is %s (want 1 to %d)",
-				    optarg, errstr, SETTINGS_MAX_THREADS);
-				return 2;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("meetergo-webhook %s\n", PACKAGE_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		log_err("unexpected argument \"%s\"", argv[optind]);
-		return 2;
-	}
-
-	if (listen_addr != NULL) {
-		if ((fd = open_listener(listen_addr, (int)backlog)) < 0)
+	if ((rc = parse_options(argc, argv, &o)) != -1)
+		return rc;
+	if (o.listen != NULL) {
+		if ((fd = open_listener(o.listen, (int)o.backlog)) < 0)
 			return 1;
 	} else if (!FCGX_IsCGI()) {
 		fd = 0;		/* spawn-fcgi, systemd, mod_fcgid */
@@ -524,7 +531,7 @@ main(int argc, char *argv[])
 		    "FastCGI (stdin is not a listening socket); use --listen");
 		return 2;
 	}
-	rc = run_fastcgi(fd, workers, threads);
+	rc = run_fastcgi(fd, o.workers, o.threads);
 	io_shutdown();
 	return rc;
 }

@@ -30,83 +30,6 @@ event_type_name(enum event_type t)
 	return "unknown";
 }
 
-/* Parse exactly n digits at p. */
-static int
-digits(const char *p, int n, int *out)
-{
-	int i, v = 0;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		v = v * 10 + (p[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-static int
-days_in_month(int y, int m)
-{
-	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
-	    30, 31 };
-
-	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-		return 29;
-	return days[m - 1];
-}
-
-int
-timestamp_parse(const char *s, struct timestamp *ts)
-{
-	int		 y, mo, d, h, mi, sec, oh = 0, om = 0, n;
-	int		 frac = 0;
-	char		 sign = '+';
-	const char	*p;
-
-	ts->set = 0;
-	if (s == NULL || strlen(s) < 20)
-		return -1;
-	if (digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
-	    s[7] != '-' || digits(s + 8, 2, &d) || s[10] != 'T' ||
-	    digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) ||
-	    s[16] != ':' || digits(s + 17, 2, &sec))
-		return -1;
-	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) ||
-	    h > 23 || mi > 59 || sec > 59)
-		return -1;
-	p = s + 19;
-	if (*p == '.') {
-		for (p++, n = 0; *p >= '0' && *p <= '9'; p++, n++) {
-			if (n == 6)
-				return -1;
-			frac = frac * 10 + (*p - '0');
-		}
-		if (n == 0)
-			return -1;
-		for (; n < 6; n++)
-			frac *= 10;
-	}
-	if (*p == 'Z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p;
-		/* PostgreSQL takes offsets up to 15:59. */
-		if (digits(p + 1, 2, &oh) || p[3] != ':' ||
-		    digits(p + 4, 2, &om) || oh > 15 || om > 59)
-			return -1;
-		p += 6;
-	} else
-		return -1;
-	if (*p != '\0')
-		return -1;
-	snprintf(ts->text, sizeof(ts->text),
-	    "%04d-%02d-%02dT%02d:%02d:%02d.%06d%c%02d:%02d",
-	    y, mo, d, h, mi, sec, frac, sign, oh, om);
-	ts->set = 1;
-	return 0;
-}
-
 void
 event_init(struct event *ev)
 {
@@ -240,7 +163,8 @@ make_text(struct event *ev, const char *buf, size_t len, int ncut)
 			goto encode;
 		n += (size_t)r;
 	}
-	if (ev->subject != NULL && ev->subject != ev->root && (size_t)ncut > n) {
+	if (ev->subject != NULL && ev->subject != ev->root &&
+	    (size_t)ncut > n) {
 		if (find_member(buf, i, len, "data", &data, &cuts[n]) != 1 ||
 		    (r = find_member(buf, data.from, len, "secret", &value,
 		    &cuts[n])) == -1)
@@ -278,14 +202,14 @@ struct walk {
 
 /* A string member, or NULL when absent, null or of another type. */
 static const char *
-str(const json_t *obj, const char *key)
+member_str(const json_t *obj, const char *key)
 {
 	return json_string_value(json_object_get(obj, key));
 }
 
 static int
-ts(struct walk *w, const json_t *obj, const char *path, const char *key,
-    struct timestamp *out)
+member_time(struct walk *w, const json_t *obj, const char *path,
+    const char *key, struct timestamp *out)
 {
 	const json_t	*v = json_object_get(obj, key);
 	char		 where[96];
@@ -295,11 +219,12 @@ ts(struct walk *w, const json_t *obj, const char *path, const char *key,
 		return 0;
 	snprintf(where, sizeof(where), "%s%s%s", w->prefix, path, key);
 	if (!json_is_string(v)) {
-		error_set(w->err, 422, where, "%s is not a string", where);
+		error_set(w->err, ERROR_DATA, where, "%s is not a string",
+		    where);
 		return -1;
 	}
 	if (timestamp_parse(json_string_value(v), out) == -1) {
-		error_set(w->err, 422, where, "%s is not an ISO 8601 "
+		error_set(w->err, ERROR_DATA, where, "%s is not an ISO 8601 "
 		    "date-time: \"%.40s\"", where, json_string_value(v));
 		return -1;
 	}
@@ -350,7 +275,7 @@ require_id(struct walk *w, const json_t *obj, const char *key,
 
 	if (!valid_id(v)) {
 		snprintf(where, sizeof(where), "%s%s", w->prefix, key);
-		error_set(w->err, 422, where, "%s is %s", where,
+		error_set(w->err, ERROR_DATA, where, "%s is %s", where,
 		    v == NULL || json_is_null(v) ? "missing" :
 		    !json_is_string(v) ? "not a string" :
 		    json_string_length(v) == 0 ? "empty" :
@@ -381,14 +306,14 @@ map_people(struct walk *w, const json_t *subject, struct booking *b)
 			if (!json_is_object(v))
 				continue;
 			a = &b->attendees[b->nattendees++];
-			a->id = str(v, "id");
-			a->email = str(v, "email");
-			a->firstname = str(v, "firstname");
-			a->lastname = str(v, "lastname");
-			a->fullname = str(v, "fullname");
-			a->phone = str(v, "phone");
-			a->timezone = str(v, "timezone");
-			a->language = str(v, "language");
+			a->id = member_str(v, "id");
+			a->email = member_str(v, "email");
+			a->firstname = member_str(v, "firstname");
+			a->lastname = member_str(v, "lastname");
+			a->fullname = member_str(v, "fullname");
+			a->phone = member_str(v, "phone");
+			a->timezone = member_str(v, "timezone");
+			a->language = member_str(v, "language");
 		}
 	}
 
@@ -404,15 +329,15 @@ map_people(struct walk *w, const json_t *subject, struct booking *b)
 			if (!json_is_object(v))
 				continue;
 			h = &b->hosts[b->nhosts++];
-			h->id = str(v, "id");
-			h->email = str(v, "email");
-			h->full_name = str(v, "fullName");
-			h->slug = str(v, "slug");
+			h->id = member_str(v, "id");
+			h->email = member_str(v, "email");
+			h->full_name = member_str(v, "fullName");
+			h->slug = member_str(v, "slug");
 		}
 	}
 	return 0;
 nomem:
-	error_set(w->err, 500, "", "out of memory");
+	error_set(w->err, ERROR_INTERNAL, "", "out of memory");
 	return -1;
 }
 
@@ -446,36 +371,37 @@ map_booking(struct walk *w, struct event *ev)
 	mt = json_object_get(s, "meetingType");
 	mtinfo = json_object_get(mt, "meetingInfo");
 
-	if (ts(w, s, "", "start", &b->start) == -1 ||
-	    ts(w, s, "", "end", &b->end) == -1 ||
-	    ts(w, s, "", "rescheduledAt", &b->rescheduled_at) == -1 ||
-	    ts(w, s, "", "createdAt", &b->created_at) == -1 ||
-	    ts(w, s, "", "updatedAt", &b->updated_at) == -1 ||
+	if (member_time(w, s, "", "start", &b->start) == -1 ||
+	    member_time(w, s, "", "end", &b->end) == -1 ||
+	    member_time(w, s, "", "rescheduledAt", &b->rescheduled_at) == -1 ||
+	    member_time(w, s, "", "createdAt", &b->created_at) == -1 ||
+	    member_time(w, s, "", "updatedAt", &b->updated_at) == -1 ||
 	    (cancel != NULL &&
-	    ts(w, cancel, "cancel.", "actionAt", &b->cancelled_at) == -1))
+	    member_time(w, cancel, "cancel.", "actionAt",
+	    &b->cancelled_at) == -1))
 		return -1;
 	if (b->cancelled) {
 		if (!b->cancelled_at.set)
 			b->cancelled_at = b->updated_at;
-		b->cancel_reason = str(cancel, "reason");
+		b->cancel_reason = member_str(cancel, "reason");
 	} else
 		b->cancelled_at.set = 0;
 
-	b->channel = str(info, "channel");
-	b->meeting_link = str(info, "meetingLink");
-	b->location = str(s, "location");
-	b->meeting_type_id = str(mt, "id");
+	b->channel = member_str(info, "channel");
+	b->meeting_link = member_str(info, "meetingLink");
+	b->location = member_str(s, "location");
+	b->meeting_type_id = member_str(mt, "id");
 	if (b->meeting_type_id == NULL)
-		b->meeting_type_id = str(s, "meetingTypeId");
-	b->meeting_type_slug = str(mt, "slug");
-	b->meeting_type_name = str(mtinfo, "name");
+		b->meeting_type_id = member_str(s, "meetingTypeId");
+	b->meeting_type_slug = member_str(mt, "slug");
+	b->meeting_type_name = member_str(mtinfo, "name");
 	v = json_object_get(mtinfo, "duration");
 	if (json_is_integer(v) && json_integer_value(v) >= 0 &&
 	    json_integer_value(v) <= 2147483647) {
 		b->has_duration = 1;
 		b->duration_minutes = (long)json_integer_value(v);
 	}
-	b->company_id = str(s, "companyId");
+	b->company_id = member_str(s, "companyId");
 	return map_people(w, s, b);
 }
 
@@ -486,12 +412,12 @@ map_employee(struct walk *w, struct event *ev)
 	struct employee	*e = &ev->employee;
 
 	if (require_id(w, s, "id", &ev->id) == -1 ||
-	    ts(w, s, "", "createdAt", &e->created_at) == -1 ||
-	    ts(w, s, "", "updatedAt", &e->updated_at) == -1)
+	    member_time(w, s, "", "createdAt", &e->created_at) == -1 ||
+	    member_time(w, s, "", "updatedAt", &e->updated_at) == -1)
 		return -1;
-	e->email = str(s, "email");
-	e->full_name = str(s, "fullName");
-	e->company_id = str(s, "companyId");
+	e->email = member_str(s, "email");
+	e->full_name = member_str(s, "fullName");
+	e->company_id = member_str(s, "companyId");
 	return 0;
 }
 
@@ -508,51 +434,40 @@ map_form(struct walk *w, struct event *ev)
 	} else if (require_id(w, s, "id", &f->submission_id) == -1)
 		return -1;
 	ev->id = f->submission_id;
-	if (ts(w, s, "", "createdAt", &f->submitted_at) == -1)
+	if (member_time(w, s, "", "createdAt", &f->submitted_at) == -1)
 		return -1;
-	f->form_id = str(s, "formId");
-	f->company_id = str(s, "companyId");
+	f->form_id = member_str(s, "formId");
+	f->company_id = member_str(s, "companyId");
 	return 0;
 }
 
-int
-payload_decode(const char *buf, size_t len, int keep_secret,
-    struct event *ev, struct error *err)
+/*
+ * The event's name, from the flat shape's webhookType or the envelope's
+ * event (whose subject is then data): ev->type_name, type and rank.
+ */
+static int
+find_type(struct walk *w, struct event *ev, struct error *err)
 {
-	struct walk	 w = { "", err };
-	json_error_t	 jerr;
-	json_t		*t;
-	size_t		 i;
-	int		 ncut = 0;
-
-	event_release(ev);
-	ev->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (ev->root == NULL) {
-		error_set(err, 400, "", "body is not valid JSON at line %d, "
-		    "column %d: %s", jerr.line, jerr.column, jerr.text);
-		return -1;
-	}
-	if (!json_is_object(ev->root)) {
-		error_set(err, 400, "", "body is not a JSON object");
-		goto refuse;
-	}
+	json_t	*t;
+	size_t	 i;
 
 	if ((t = json_object_get(ev->root, "webhookType")) != NULL) {
 		ev->subject = ev->root;
 	} else if ((t = json_object_get(ev->root, "event")) != NULL) {
-		w.prefix = "data.";
+		w->prefix = "data.";
 		ev->subject = json_object_get(ev->root, "data");
 		if (!json_is_object(ev->subject))
 			ev->subject = NULL;
 	} else {
-		error_set(err, 400, "", "body has no webhookType or event");
-		goto refuse;
+		error_set(err, ERROR_MALFORMED, "", "body has no webhookType "
+		    "or event");
+		return -1;
 	}
 	if (!json_is_string(t) || json_string_length(t) == 0 ||
 	    json_string_length(t) > 64) {
-		error_set(err, 400, "", "%s is not an event name",
-		    w.prefix[0] != '\0' ? "event" : "webhookType");
-		goto refuse;
+		error_set(err, ERROR_MALFORMED, "", "%s is not an event name",
+		    w->prefix[0] != '\0' ? "event" : "webhookType");
+		return -1;
 	}
 	ev->type_name = json_string_value(t);
 	for (i = 0; i < sizeof(event_types) / sizeof(event_types[0]); i++)
@@ -560,6 +475,15 @@ payload_decode(const char *buf, size_t len, int keep_secret,
 			ev->type = event_types[i].type;
 			ev->rank = event_types[i].rank;
 		}
+	return 0;
+}
+
+/* The text to store: the body without the secret, unless it is kept. */
+static int
+cut_secret(struct event *ev, const char *buf, size_t len, int keep_secret,
+    struct error *err)
+{
+	int ncut = 0;
 
 	if (!keep_secret) {
 		if (json_object_del(ev->root, "secret") == 0)
@@ -569,34 +493,66 @@ payload_decode(const char *buf, size_t len, int keep_secret,
 			ncut++;
 	}
 	if (make_text(ev, buf, len, ncut) == -1) {
-		error_set(err, 500, "", "out of memory");
-		goto refuse;
+		error_set(err, ERROR_INTERNAL, "", "out of memory");
+		return -1;
 	}
+	return 0;
+}
 
+/* The fields of a known event; an unknown one only notes its id. */
+static int
+map_event(struct walk *w, struct event *ev, struct error *err)
+{
 	if (ev->type == EVENT_UNKNOWN) {
 		/* Kept as ignored; note its id when it has a usable one. */
 		if (ev->subject != NULL &&
 		    valid_id(json_object_get(ev->subject, "id")))
-			ev->id = str(ev->subject, "id");
+			ev->id = member_str(ev->subject, "id");
 		return 0;
 	}
 	if (ev->subject == NULL) {
-		error_set(err, 422, "data", "data is not an object");
+		error_set(err, ERROR_DATA, "data", "data is not an object");
 		return -1;
 	}
 	switch (ev->type) {
 	case EVENT_BOOKING_CREATED:
 	case EVENT_BOOKING_RESCHEDULED:
 	case EVENT_BOOKING_CANCELLED:
-		return map_booking(&w, ev);
+		return map_booking(w, ev);
 	case EVENT_NEW_EMPLOYEE:
-		return map_employee(&w, ev);
+		return map_employee(w, ev);
 	case EVENT_FORM_SUBMISSION:
-		return map_form(&w, ev);
+		return map_form(w, ev);
 	case EVENT_UNKNOWN:
 		break;
 	}
 	return 0;
+}
+
+int
+payload_decode(const char *buf, size_t len, int keep_secret,
+    struct event *ev, struct error *err)
+{
+	struct walk	 w = { "", err };
+	json_error_t	 jerr;
+
+	event_release(ev);
+	ev->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (ev->root == NULL) {
+		error_set(err, ERROR_MALFORMED, "", "body is not valid JSON at "
+		    "line %d, column %d: %s", jerr.line, jerr.column,
+		    jerr.text);
+		return -1;
+	}
+	if (!json_is_object(ev->root)) {
+		error_set(err, ERROR_MALFORMED, "", "body is not a JSON "
+		    "object");
+		goto refuse;
+	}
+	if (find_type(&w, ev, err) == -1 ||
+	    cut_secret(ev, buf, len, keep_secret, err) == -1)
+		goto refuse;
+	return map_event(&w, ev, err);
 refuse:
 	json_decref(ev->root);
 	ev->root = NULL;

@@ -7,21 +7,9 @@
 #include <jansson.h>
 
 #include "error.h"
+#include "timestamp.h"
 
 #define PAYLOAD_ID_MAX	255
-
-/*
- * A strict ISO 8601 / RFC 3339 date-time, "YYYY-MM-DDTHH:MM:SS", optional
- * fraction of 1 to 6 digits, then "Z" or "+HH:MM" / "-HH:MM".  text is the
- * canonical form, safe to hand to PostgreSQL as timestamptz.
- */
-struct timestamp {
-	int	set;
-	char	text[48];
-};
-
-/* 0 and *ts filled, or -1 for anything that is not such a date-time. */
-int	timestamp_parse(const char *, struct timestamp *ts);
 
 enum event_type {
 	EVENT_UNKNOWN,

@@ -43,7 +43,8 @@ request_check_content_type(const char *ct, struct error *err)
 	const char		*p;
 
 	if (ct == NULL || *ct == '\0') {
-		error_set(err, 415, "", "no Content-Type; want application/json");
+		error_set(err, ERROR_MEDIA_TYPE, "", "no Content-Type; want "
+		    "application/json");
 		return -1;
 	}
 	p = skip_ows(ct);
@@ -83,7 +84,8 @@ request_check_content_type(const char *ct, struct error *err)
 			goto refuse;
 		if (namelen == 7 && ascii_casecmp_n(name, "charset", 7) == 0 &&
 		    !(vallen == 5 && ascii_casecmp_n(val, "utf-8", 5) == 0)) {
-			error_set(err, 415, "", "charset \"%.*s\" is not utf-8",
+			error_set(err, ERROR_MEDIA_TYPE, "", "charset \"%.*s\" "
+			    "is not utf-8",
 			    (int)(vallen > 40 ? 40 : vallen), val);
 			return -1;
 		}
@@ -93,7 +95,8 @@ request_check_content_type(const char *ct, struct error *err)
 		goto refuse;
 	return 0;
 refuse:
-	error_set(err, 415, "", "Content-Type is not application/json");
+	error_set(err, ERROR_MEDIA_TYPE, "", "Content-Type is not "
+	    "application/json");
 	return -1;
 }
 
@@ -110,16 +113,16 @@ request_read_body(struct io *io, struct buf *body, struct error *err)
 	buf_reset(body);
 	cl = io->param(io, "CONTENT_LENGTH");
 	if (cl == NULL || *cl == '\0') {
-		error_set(err, 411, "", "no Content-Length");
+		error_set(err, ERROR_LENGTH_REQUIRED, "", "no Content-Length");
 		return -1;
 	}
 	if (parse_long(cl, 0, (long)body->max, &declared, &errstr) == -1) {
 		if (strcmp(errstr, "too large") == 0)
-			error_set(err, 413, "", "body of %.24s bytes is over "
-			    "the limit of %zu", cl, body->max);
+			error_set(err, ERROR_TOO_LARGE, "", "body of %.24s "
+			    "bytes is over the limit of %zu", cl, body->max);
 		else
-			error_set(err, 400, "", "Content-Length \"%.24s\" is "
-			    "not a byte count", cl);
+			error_set(err, ERROR_MALFORMED, "", "Content-Length "
+			    "\"%.24s\" is not a byte count", cl);
 		return -1;
 	}
 	want = (size_t)declared;
@@ -130,43 +133,47 @@ request_read_body(struct io *io, struct buf *body, struct error *err)
 		if (chunk > sizeof(scratch))
 			chunk = sizeof(scratch);
 		if ((n = io->read(io, scratch, chunk)) == -1) {
-			error_set(err, 400, "", "error reading the body");
+			error_set(err, ERROR_MALFORMED, "", "error reading the "
+			    "body");
 			return -1;
 		}
 		if (n == 0) {
-			error_set(err, 400, "", "body of %zu bytes is shorter "
+			error_set(err, ERROR_MALFORMED, "", "body of %zu bytes "
+			    "is shorter "
 			    "than its Content-Length of %zu", body->len, want);
 			return -1;
 		}
 		if (buf_append(body, scratch, (size_t)n) == -1) {
-			error_set(err, 500, "", "out of memory for the body");
+			error_set(err, ERROR_INTERNAL, "", "out of memory for "
+			    "the body");
 			return -1;
 		}
 	}
 	/* A sender that writes more than it announced is refused too. */
 	for (;;) {
 		if ((n = io->read(io, scratch, sizeof(scratch))) == -1) {
-			error_set(err, 400, "", "error reading the body");
+			error_set(err, ERROR_MALFORMED, "", "error reading the "
+			    "body");
 			return -1;
 		}
 		if (n == 0)
 			break;
 		extra += (size_t)n;
 		if (extra > body->max - want) {
-			error_set(err, 413, "", "body is over the limit of "
-			    "%zu bytes", body->max);
+			error_set(err, ERROR_TOO_LARGE, "", "body is over the "
+			    "limit of %zu bytes", body->max);
 			return -1;
 		}
 	}
 	if (extra > 0) {
-		error_set(err, 400, "", "body is longer than its "
+		error_set(err, ERROR_MALFORMED, "", "body is longer than its "
 		    "Content-Length of %zu", want);
 		return -1;
 	}
 	if ((nul = memchr(body->data != NULL ? body->data : "", '\0',
 	    body->len)) != NULL) {
-		error_set(err, 400, "", "body contains a NUL byte at offset "
-		    "%zu", (size_t)((char *)nul - body->data));
+		error_set(err, ERROR_MALFORMED, "", "body contains a NUL byte "
+		    "at offset %zu", (size_t)((char *)nul - body->data));
 		return -1;
 	}
 	return 0;

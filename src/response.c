@@ -1,4 +1,4 @@
-/* One table from outcome to HTTP status and body, and the writing of it. */
+/* From outcome or failure to HTTP status and body, and the answer written. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -22,6 +22,21 @@ static const struct {
 	{ OUTCOME_IGNORED,	200,	"ignored" },
 	{ OUTCOME_REJECTED,	422,	"rejected" },
 	{ OUTCOME_SPOOLED,	200,	"spooled" },
+};
+
+/* The one place where a kind of failure becomes an HTTP status. */
+static const int kind_status[] = {
+	[ERROR_NONE] =			500,
+	[ERROR_METHOD] =		405,
+	[ERROR_UNAUTHORIZED] =		401,
+	[ERROR_LENGTH_REQUIRED] =	411,
+	[ERROR_TOO_LARGE] =		413,
+	[ERROR_MEDIA_TYPE] =		415,
+	[ERROR_MALFORMED] =		400,
+	[ERROR_DATA] =			422,
+	[ERROR_TRANSIENT] =		503,
+	[ERROR_BUSY] =			503,
+	[ERROR_INTERNAL] =		500,
 };
 
 static const struct {
@@ -60,6 +75,14 @@ response_word(enum outcome o)
 		if (outcomes[i].outcome == o)
 			return outcomes[i].word;
 	return "unknown";
+}
+
+int
+response_error_status(const struct error *err)
+{
+	if ((unsigned)err->kind >= sizeof(kind_status) / sizeof(kind_status[0]))
+		return 500;
+	return kind_status[err->kind];
 }
 
 static const char *
@@ -129,7 +152,7 @@ response_outcome(struct io *io, enum outcome o, int head_only)
 int
 response_error(struct io *io, const struct error *err, int head_only)
 {
-	return response_send(io, err->status != 0 ? err->status : 500,
+	return response_send(io, response_error_status(err),
 	    "error", err->text[0] != '\0' ? err->text : "internal error",
 	    head_only);
 }

@@ -1,4 +1,4 @@
-/* One table from outcome to HTTP status and body, and the writing of it. */
+/* From outcome or failure to HTTP status and body, and the answer written. */
 #ifndef MW_RESPONSE_H
 #define MW_RESPONSE_H
 
@@ -8,6 +8,8 @@
 
 /* The HTTP status an outcome is answered with. */
 int	response_status(enum outcome);
+/* The HTTP status a failure is answered with: 503 for the database away. */
+int	response_error_status(const struct error *);
 /* The word in {"status": ...} for an outcome. */
 const char *response_word(enum outcome);
 
@@ -19,7 +21,7 @@ const char *response_word(enum outcome);
 int	response_send(struct io *, int status, const char *key,
 	    const char *value, int head_only);
 int	response_outcome(struct io *, enum outcome, int head_only);
-/* {"error": err->text} with err->status. */
+/* {"error": err->text} with the status of err's kind. */
 int	response_error(struct io *, const struct error *, int head_only);
 
 #endif

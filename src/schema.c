@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "pq.h"
 #include "schema.h"
 #include "util.h"
 
@@ -48,56 +49,54 @@ file_version(const char *name)
 }
 
 static int
-read_file(const char *path, struct buf *b, struct error *err)
+read_sql(const char *sqldir, const char *name, struct buf *b,
+    struct error *err)
 {
+	char path[4096];
+
+	if (snprintf(path, sizeof(path), "%s/%s", sqldir, name) >=
+	    (int)sizeof(path)) {
+		error_set(err, ERROR_INTERNAL, "", "path too long in \"%.80s\"",
+		    sqldir);
+		return -1;
+	}
+	buf_reset(b);
 	if (buf_load(b, path) == -1) {
-		error_set(err, 500, "", "cannot read \"%s\": %s", path,
-		    errno == EMSGSIZE ? "too large" : strerror(errno));
+		error_set(err, ERROR_INTERNAL, "", "cannot read \"%s\": %s",
+		    path, errno == EMSGSIZE ? "too large" : strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
+/* Run sql, naming what it was for in the message when it fails. */
 static int
-exec(PGconn *conn, const char *sql, const char *what, struct error *err)
+exec(struct db *db, const char *sql, const char *what, struct error *err)
 {
-	PGresult	*res = PQexec(conn, sql);
-	const char	*msg;
-	int		 rc = 0;
+	struct error e;
 
-	if (res == NULL || (PQresultStatus(res) != PGRES_COMMAND_OK &&
-	    PQresultStatus(res) != PGRES_TUPLES_OK)) {
-		msg = res != NULL ? PQresultErrorMessage(res) :
-		    PQerrorMessage(conn);
-		error_set(err, 500, "", "%s: %.*s", what,
-		    (int)strcspn(msg, "\n"), msg);
-		rc = -1;
-	}
-	PQclear(res);
-	return rc;
+	error_init(&e);
+	if (db_command(db, sql, &e) == 0)
+		return 0;
+	error_set(err, e.kind, "", "%s: %s", what, e.text);
+	return -1;
 }
 
 static int
-read_version(PGconn *conn, int *version, struct error *err)
+read_version(struct db *db, int *version, struct error *err)
 {
 	PGresult	*res;
-	const char	*errstr, *msg;
+	const char	*errstr;
 	long		 v = 0;
 	int		 rc = -1;
 
-	res = PQexec(conn, "SELECT coalesce(max(version), 0)::text "
-	    "FROM meetergo.schema_version");
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		msg = res != NULL ? PQresultErrorMessage(res) :
-		    PQerrorMessage(conn);
-		error_set(err, 500, "", "reading the schema version: %.*s",
-		    (int)strcspn(msg, "\n"), msg);
-		goto done;
-	}
+	if ((res = db_exec(db, "SELECT coalesce(max(version), 0)::text "
+	    "FROM meetergo.schema_version", 0, NULL, err)) == NULL)
+		return -1;
 	if (parse_long(PQgetvalue(res, 0, 0), 0, SCHEMA_MAX_FILES, &v,
 	    &errstr) == -1) {
-		error_set(err, 500, "", "schema version \"%s\" is %s",
-		    PQgetvalue(res, 0, 0), errstr);
+		error_set(err, ERROR_INTERNAL, "", "schema version \"%s\" is "
+		    "%s", PQgetvalue(res, 0, 0), errstr);
 		goto done;
 	}
 	*version = (int)v;
@@ -108,49 +107,64 @@ done:
 }
 
 int
-schema_version(PGconn *conn, int *version, struct error *err)
+schema_check(struct db *db, struct error *err)
+{
+	struct error	e;
+	int		version = 0, attempt;
+
+	/* A connection kept since the last request may have died since. */
+	for (attempt = 0;; attempt++) {
+		error_init(&e);
+		if (read_version(db, &version, &e) == 0)
+			break;
+		if (!db_retry(db, &e, attempt)) {
+			error_set(err, e.kind, e.path, "%s", e.text);
+			return -1;
+		}
+	}
+	if (version != SCHEMA_VERSION) {
+		error_set(err, ERROR_INTERNAL, "", "database schema is at "
+		    "version %d, this program wants %d (run meetergo-webhookctl "
+		    "migrate)", version, SCHEMA_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
+int
+schema_version(struct db *db, int *version, struct error *err)
 {
 	PGresult	*res;
 	int		 exists;
 
-	res = PQexec(conn, "SELECT to_regclass('meetergo.schema_version') "
-	    "IS NOT NULL");
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		error_set(err, 503, "", "database: %.*s",
-		    (int)strcspn(PQerrorMessage(conn), "\n"),
-		    PQerrorMessage(conn));
-		PQclear(res);
+	if ((res = db_exec(db, "SELECT to_regclass('meetergo.schema_version') "
+	    "IS NOT NULL", 0, NULL, err)) == NULL)
 		return -1;
-	}
 	exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	if (!exists) {
 		*version = 0;
 		return 0;
 	}
-	return read_version(conn, version, err);
+	return read_version(db, version, err);
 }
 
 int
-schema_apply(PGconn *conn, const char *sqldir, const char *name,
+schema_apply(struct db *db, const char *sqldir, const char *name,
     struct error *err)
 {
 	struct buf	text;
-	char		path[4096];
 	int		rc = -1;
 
 	buf_init(&text, SCHEMA_FILE_MAX);
-	snprintf(path, sizeof(path), "%s/%s", sqldir, name);
-	if (read_file(path, &text, err) == -1)
+	if (read_sql(sqldir, name, &text, err) == -1 ||
+	    exec(db, "BEGIN", "begin", err) == -1)
 		goto done;
-	if (exec(conn, "BEGIN", "begin", err) == -1)
-		goto done;
-	if (exec(conn, text.data != NULL ? text.data : "", name, err) == -1) {
-		PQclear(PQexec(conn, "ROLLBACK"));
+	if (exec(db, buf_str(&text), name, err) == -1 ||
+	    exec(db, "COMMIT", "commit", err) == -1) {
+		db_rollback(db);
 		goto done;
 	}
-	if (exec(conn, "COMMIT", "commit", err) == -1)
-		goto done;
 	rc = 0;
 done:
 	buf_release(&text);
@@ -158,112 +172,133 @@ done:
 }
 
 static int
-record_version(PGconn *conn, const struct migration *m, struct error *err)
+record_version(struct db *db, const struct migration *m, struct error *err)
 {
 	char		 num[16];
 	const char	*params[2] = { num, m->name };
 	PGresult	*res;
-	int		 ok;
+	struct error	 e;
 
 	snprintf(num, sizeof(num), "%d", m->version);
-	res = PQexecParams(conn, "INSERT INTO meetergo.schema_version "
-	    "(version, name) VALUES ($1::integer, $2)", 2, NULL, params,
-	    NULL, NULL, 0);
-	ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK;
+	error_init(&e);
+	if ((res = db_exec(db, "INSERT INTO meetergo.schema_version "
+	    "(version, name) VALUES ($1::integer, $2)", 2, params,
+	    &e)) == NULL) {
+		error_set(err, e.kind, "", "recording schema version %d "
+		    "failed: %s", m->version, e.text);
+		return -1;
+	}
 	PQclear(res);
-	if (!ok)
-		error_set(err, 500, "", "recording schema version %d failed",
-		    m->version);
-	return ok ? 0 : -1;
+	return 0;
 }
 
-int
-schema_migrate(PGconn *conn, const char *sqldir, int *from, int *to,
+/*
+ * The "NNN_name.sql" files of sqldir, by version: *mp and *np, which the
+ * caller frees with free_migrations.  0, or -1 with err.
+ */
+static int
+list_migrations(const char *sqldir, struct migration **mp, size_t *np,
     struct error *err)
 {
-	struct migration	*m = NULL;
+	struct migration	*m;
 	struct dirent		*de;
-	struct buf		 text;
-	DIR			*dir = NULL;
+	DIR			*dir;
 	size_t			 n = 0, i;
-	char			 path[4096];
-	int			 rc = -1, v;
+	int			 v;
 
-	buf_init(&text, SCHEMA_FILE_MAX);
+	*mp = NULL;
+	*np = 0;
 	if ((dir = opendir(sqldir)) == NULL) {
-		error_set(err, 500, "", "cannot open the SQL directory "
-		    "\"%s\": %s", sqldir, strerror(errno));
-		goto done;
+		error_set(err, ERROR_INTERNAL, "", "cannot open the SQL "
+		    "directory \"%s\": %s", sqldir, strerror(errno));
+		return -1;
 	}
-	if ((m = calloc(SCHEMA_MAX_FILES, sizeof(*m))) == NULL) {
-		error_set(err, 500, "", "out of memory");
-		goto done;
-	}
+	if ((*mp = m = calloc(SCHEMA_MAX_FILES, sizeof(*m))) == NULL)
+		goto nomem;
 	while ((de = readdir(dir)) != NULL) {
 		if ((v = file_version(de->d_name)) == -1)
 			continue;
 		if (n == SCHEMA_MAX_FILES ||
-		    (m[n].name = strdup(de->d_name)) == NULL) {
-			error_set(err, 500, "", "out of memory");
-			goto done;
-		}
-		m[n++].version = v;
+		    (m[n].name = strdup(de->d_name)) == NULL)
+			goto nomem;
+		m[n].version = v;
+		*np = ++n;
 	}
+	closedir(dir);
 	if (n == 0) {
-		error_set(err, 500, "", "no NNN_name.sql files in \"%s\"",
-		    sqldir);
-		goto done;
+		error_set(err, ERROR_INTERNAL, "", "no NNN_name.sql files in "
+		    "\"%s\"", sqldir);
+		return -1;
 	}
 	qsort(m, n, sizeof(*m), by_version);
 	for (i = 1; i < n; i++)
 		if (m[i].version == m[i - 1].version) {
-			error_set(err, 500, "", "\"%s\" and \"%s\" have the "
-			    "same version", m[i - 1].name, m[i].name);
-			goto done;
+			error_set(err, ERROR_INTERNAL, "", "\"%s\" and \"%s\" "
+			    "have the same version", m[i - 1].name, m[i].name);
+			return -1;
 		}
+	return 0;
+nomem:
+	closedir(dir);
+	error_set(err, ERROR_INTERNAL, "", "out of memory");
+	return -1;
+}
 
-	if (exec(conn, "BEGIN", "begin", err) == -1)
-		goto done;
-	/* Two operators migrating at once take turns. */
-	if (exec(conn, "SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY ")",
-	    "lock", err) == -1 ||
-	    exec(conn, "SET LOCAL client_min_messages = warning", "set",
-	    err) == -1 ||
-	    exec(conn, "CREATE SCHEMA IF NOT EXISTS meetergo", "schema",
-	    err) == -1 ||
-	    exec(conn, "CREATE TABLE IF NOT EXISTS meetergo.schema_version ("
+static void
+free_migrations(struct migration *m, size_t n)
+{
+	while (n > 0)
+		free(m[--n].name);
+	free(m);
+}
+
+/* Two operators migrating at once take turns. */
+static const char *const migrate_begin[] = {
+	"BEGIN",
+	"SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY ")",
+	"SET LOCAL client_min_messages = warning",
+	"CREATE SCHEMA IF NOT EXISTS meetergo",
+	"CREATE TABLE IF NOT EXISTS meetergo.schema_version ("
 	    "version integer PRIMARY KEY, "
 	    "name text NOT NULL, "
 	    "applied_at timestamptz NOT NULL DEFAULT now())",
-	    "schema_version", err) == -1 ||
-	    read_version(conn, from, err) == -1)
-		goto rollback;
-	*to = *from;
-	for (i = 0; i < n; i++) {
-		if (m[i].version <= *from)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", sqldir, m[i].name);
-		buf_reset(&text);
-		if (read_file(path, &text, err) == -1 ||
-		    exec(conn, text.data != NULL ? text.data : "", m[i].name,
+};
+
+int
+schema_migrate(struct db *db, const char *sqldir, int *from, int *to,
+    struct error *err)
+{
+	struct migration	*m;
+	struct buf		 text;
+	size_t			 n, i;
+	int			 rc = -1;
+
+	buf_init(&text, SCHEMA_FILE_MAX);
+	if (list_migrations(sqldir, &m, &n, err) == -1)
+		goto done;
+	for (i = 0; i < sizeof(migrate_begin) / sizeof(migrate_begin[0]); i++)
+		if (exec(db, migrate_begin[i], i == 0 ? "begin" : "setup",
 		    err) == -1)
 			goto rollback;
-		if (record_version(conn, &m[i], err) == -1)
+	if (read_version(db, from, err) == -1)
+		goto rollback;
+	for (*to = *from, i = 0; i < n; i++) {
+		if (m[i].version <= *from)
+			continue;
+		if (read_sql(sqldir, m[i].name, &text, err) == -1 ||
+		    exec(db, buf_str(&text), m[i].name, err) == -1 ||
+		    record_version(db, &m[i], err) == -1)
 			goto rollback;
 		*to = m[i].version;
 	}
-	if (exec(conn, "COMMIT", "commit", err) == -1)
+	if (exec(db, "COMMIT", "commit", err) == -1)
 		goto done;
 	rc = 0;
 	goto done;
 rollback:
-	PQclear(PQexec(conn, "ROLLBACK"));
+	db_rollback(db);
 done:
-	if (dir != NULL)
-		closedir(dir);
-	for (i = 0; m != NULL && i < n; i++)
-		free(m[i].name);
-	free(m);
+	free_migrations(m, n);
 	buf_release(&text);
 	return rc;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digest.h"
 #include "settings.h"
 #include "util.h"
 
@@ -32,10 +33,7 @@ settings_release(struct settings *s)
 		explicit_bzero(s->tokens[i], strlen(s->tokens[i]));
 		free(s->tokens[i]);
 	}
-	if (s->signing_secrets != NULL) {
-		explicit_bzero(s->signing_secrets, strlen(s->signing_secrets));
-		free(s->signing_secrets);
-	}
+	explicit_bzero(s->signing_keys, sizeof(s->signing_keys));
 	free(s->spool_dir);
 	settings_init(s);
 }
@@ -57,8 +55,8 @@ env_long(const char *name, long min, long max, long *out, struct error *err)
 	if (v == NULL)
 		return 0;
 	if (parse_long(v, min, max, &n, &errstr) == -1) {
-		error_set(err, 500, "", "%s \"%.24s\" is %s (want %ld to %ld)",
-		    name, v, errstr, min, max);
+		error_set(err, ERROR_INTERNAL, "", "%s \"%.24s\" is %s (want "
+		    "%ld to %ld)", name, v, errstr, min, max);
 		return -1;
 	}
 	*out = n;
@@ -87,15 +85,54 @@ parse_tokens(struct settings *s, const char *list, struct error *err)
 			continue;
 		n = (size_t)(end - start);
 		if (s->ntokens == SETTINGS_MAX_TOKENS) {
-			error_set(err, 500, "", "MEETERGO_WEBHOOK_TOKEN lists "
+			error_set(err, ERROR_INTERNAL, "",
+			    "MEETERGO_WEBHOOK_TOKEN lists "
 			    "more than %d tokens", SETTINGS_MAX_TOKENS);
 			return -1;
 		}
 		if ((s->tokens[s->ntokens] = strndup(start, n)) == NULL) {
-			error_set(err, 500, "", "out of memory");
+			error_set(err, ERROR_INTERNAL, "", "out of memory");
 			return -1;
 		}
 		s->ntokens++;
+	}
+	return 0;
+}
+
+int
+settings_set_signing_secrets(struct settings *s, const char *list,
+    struct error *err)
+{
+	const char		*p = list, *start;
+	struct signing_key	*k;
+	size_t			 len;
+
+	while (*p != '\0') {
+		while (*p == ' ')
+			p++;
+		for (start = p; *p != '\0' && *p != ' '; p++)
+			;
+		if ((len = (size_t)(p - start)) == 0)
+			continue;
+		if (s->nsigning_keys == SETTINGS_MAX_SECRETS) {
+			error_set(err, ERROR_INTERNAL, "", "MEETERGO_WEBHOOK_"
+			    "SIGNING_SECRET lists more than %d secrets",
+			    SETTINGS_MAX_SECRETS);
+			return -1;
+		}
+		if (len > 6 && memcmp(start, "whsec_", 6) == 0) {
+			start += 6;
+			len -= 6;
+		}
+		k = &s->signing_keys[s->nsigning_keys];
+		if (digest_base64_decode(start, len, k->key, sizeof(k->key),
+		    &k->len) == -1) {
+			explicit_bzero(k, sizeof(*k));
+			error_set(err, ERROR_INTERNAL, "", "MEETERGO_WEBHOOK_"
+			    "SIGNING_SECRET holds a secret that is not base64");
+			return -1;
+		}
+		s->nsigning_keys++;
 	}
 	return 0;
 }
@@ -108,7 +145,7 @@ dup_env(const char *name, char **out, struct error *err)
 	if (v == NULL)
 		return 0;
 	if ((*out = strdup(v)) == NULL) {
-		error_set(err, 500, "", "out of memory");
+		error_set(err, ERROR_INTERNAL, "", "out of memory");
 		return -1;
 	}
 	return 0;
@@ -124,7 +161,7 @@ settings_load(struct settings *s, struct error *err)
 	if (dup_env("MEETERGO_WEBHOOK_DSN", &s->dsn, err) == -1)
 		goto fail;
 	if (s->dsn == NULL && (s->dsn = strdup("")) == NULL) {
-		error_set(err, 500, "", "out of memory");
+		error_set(err, ERROR_INTERNAL, "", "out of memory");
 		goto fail;
 	}
 
@@ -134,7 +171,8 @@ settings_load(struct settings *s, struct error *err)
 		else if (strcmp(v, "none") == 0)
 			s->auth = AUTH_NONE;
 		else {
-			error_set(err, 500, "", "MEETERGO_WEBHOOK_AUTH is "
+			error_set(err, ERROR_INTERNAL, "",
+			    "MEETERGO_WEBHOOK_AUTH is "
 			    "\"%.40s\" (want token or none)", v);
 			goto fail;
 		}
@@ -142,8 +180,8 @@ settings_load(struct settings *s, struct error *err)
 	if ((v = env("MEETERGO_WEBHOOK_TOKEN")) != NULL &&
 	    parse_tokens(s, v, err) == -1)
 		goto fail;
-	if (dup_env("MEETERGO_WEBHOOK_SIGNING_SECRET", &s->signing_secrets,
-	    err) == -1)
+	if ((v = env("MEETERGO_WEBHOOK_SIGNING_SECRET")) != NULL &&
+	    settings_set_signing_secrets(s, v, err) == -1)
 		goto fail;
 	if (env_long("MEETERGO_WEBHOOK_MAX_BODY", 1024, 64L * 1024 * 1024,
 	    &s->max_body, err) == -1)
@@ -151,8 +189,8 @@ settings_load(struct settings *s, struct error *err)
 	if (dup_env("MEETERGO_WEBHOOK_SPOOL_DIR", &s->spool_dir, err) == -1)
 		goto fail;
 	if (s->spool_dir != NULL && s->spool_dir[0] != '/') {
-		error_set(err, 500, "", "MEETERGO_WEBHOOK_SPOOL_DIR \"%.80s\" "
-		    "is not an absolute path", s->spool_dir);
+		error_set(err, ERROR_INTERNAL, "", "MEETERGO_WEBHOOK_SPOOL_DIR "
+		    "\"%.80s\" is not an absolute path", s->spool_dir);
 		goto fail;
 	}
 	if (env_long("MEETERGO_WEBHOOK_SPOOL_MAX_FILES", 1, 10000000,

@@ -7,6 +7,8 @@
 #include "error.h"
 
 #define SETTINGS_MAX_TOKENS		16
+#define SETTINGS_MAX_SECRETS		8
+#define SETTINGS_SECRET_MAX		256	/* bytes of a decoded key */
 #define SETTINGS_DEFAULT_MAX_BODY	262144L
 #define SETTINGS_DEFAULT_TIMEOUT_MS	5000L
 #define SETTINGS_MAX_WORKERS		256
@@ -20,6 +22,12 @@ enum auth_mode {
 	AUTH_NONE
 };
 
+/* A Standard Webhooks signing secret, decoded from "whsec_<base64>". */
+struct signing_key {
+	unsigned char	key[SETTINGS_SECRET_MAX];
+	size_t		len;
+};
+
 /*
  * Every string is owned by the settings and freed by settings_release.
  * A setting that is unset or empty takes its default; a setting that is
@@ -30,7 +38,8 @@ struct settings {
 	enum auth_mode	 auth;
 	char		*tokens[SETTINGS_MAX_TOKENS];
 	size_t		 ntokens;
-	char		*signing_secrets;	/* NULL when unset */
+	struct signing_key signing_keys[SETTINGS_MAX_SECRETS];
+	size_t		 nsigning_keys;	/* 0: no signature required */
 	long		 max_body;
 	char		*spool_dir;	/* NULL when unset */
 	long		 spool_max_files;
@@ -43,8 +52,18 @@ struct settings {
 };
 
 void	settings_init(struct settings *);
-/* Read the process environment.  0, or -1 with err set (status 500). */
+/*
+ * Read the process environment.  0, or -1 with err set (ERROR_INTERNAL,
+ * naming the setting).
+ */
 int	settings_load(struct settings *, struct error *err);
+/*
+ * Decode the space-separated secrets of MEETERGO_WEBHOOK_SIGNING_SECRET
+ * into s, once, so that a malformed one stops the start, not a request.
+ * 0, or -1 with err set.
+ */
+int	settings_set_signing_secrets(struct settings *, const char *list,
+	    struct error *err);
 void	settings_release(struct settings *);
 
 #endif

@@ -116,13 +116,13 @@ spool_put(const struct spool *s, const char *key, const char *body,
 	int		fd = -1;
 
 	if ((files = spool_count(s, &bytes)) == -1) {
-		error_set(err, 503, "", "spool \"%s\" cannot be read: %s",
-		    s->dir, strerror(errno));
+		error_set(err, ERROR_BUSY, "", "spool \"%s\" cannot be read: "
+		    "%s", s->dir, strerror(errno));
 		return -1;
 	}
 	if (files >= s->max_files || bytes + (long)len > s->max_bytes) {
-		error_set(err, 503, "", "spool \"%s\" is full (%ld files, "
-		    "%ld bytes)", s->dir, files, bytes);
+		error_set(err, ERROR_BUSY, "", "spool \"%s\" is full (%ld "
+		    "files, %ld bytes)", s->dir, files, bytes);
 		return -1;
 	}
 
@@ -134,14 +134,14 @@ spool_put(const struct spool *s, const char *key, const char *body,
 	    (long long)tv.tv_sec, (long)tv.tv_usec, key);
 	if (path_join(tmp, sizeof(tmp), s->dir, tname) == -1 ||
 	    path_join(path, sizeof(path), s->dir, name) == -1) {
-		error_set(err, 503, "", "spool \"%.80s\": path too long",
+		error_set(err, ERROR_BUSY, "", "spool \"%.80s\": path too long",
 		    s->dir);
 		return -1;
 	}
 
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    0600)) == -1) {
-		error_set(err, 503, "", "spool \"%s\": %s", s->dir,
+		error_set(err, ERROR_BUSY, "", "spool \"%s\": %s", s->dir,
 		    strerror(errno));
 		return -1;
 	}
@@ -156,7 +156,8 @@ spool_put(const struct spool *s, const char *key, const char *body,
 		goto fail;
 	return 0;
 fail:
-	error_set(err, 503, "", "spool \"%s\": %s", s->dir, strerror(errno));
+	error_set(err, ERROR_BUSY, "", "spool \"%s\": %s", s->dir,
+	    strerror(errno));
 	if (fd != -1)
 		close(fd);
 	unlink(tmp);
@@ -229,7 +230,7 @@ set_aside(const struct spool *s, const char *name, const struct error *e)
 		return;
 	}
 	if ((f = fopen(reason, "w")) != NULL) {
-		fprintf(f, "%d %s\n", e->status, e->text);
+		fprintf(f, "%s %s\n", error_kind_name(e->kind), e->text);
 		fflush(f);
 		fsync(fileno(f));
 		fclose(f);
@@ -272,16 +273,16 @@ drain_one(const struct spool *s, const char *name, spool_store_fn fn,
 			break;
 	error_init(&e);
 	if (n != 0)
-		error_set(&e, 413, "", "cannot read the file whole");
-	else if (fn(arg, body->data != NULL ? body->data : "", body->len,
-	    &e) == 0) {
+		error_set(&e, ERROR_TOO_LARGE, "", "cannot read the file "
+		    "whole");
+	else if (fn(arg, buf_str(body), body->len, &e) == 0) {
 		if (unlink(path) == 0)
 			fsync_dir(s->dir);
 		rc = 1;
 		goto done;
 	}
-	if (e.status == 503) {
-		error_set(err, 503, "", "%s", e.text);
+	if (error_is_transient(&e)) {
+		error_set(err, e.kind, "", "%s", e.text);
 		rc = -1;
 		goto done;
 	}
@@ -304,8 +305,8 @@ spool_drain(const struct spool *s, spool_store_fn fn, void *arg, long max,
 
 	*done = 0;
 	if ((names = list_events(s->dir, &n)) == NULL) {
-		error_set(err, 500, "", "spool \"%s\" cannot be read: %s",
-		    s->dir, strerror(errno));
+		error_set(err, ERROR_INTERNAL, "", "spool \"%s\" cannot be "
+		    "read: %s", s->dir, strerror(errno));
 		return -1;
 	}
 	buf_init(&body, SPOOL_FILE_MAX);

@@ -25,7 +25,8 @@ void	spool_init(struct spool *, const char *dir, long max_files,
 /*
  * Write body durably: a temporary file is written, fsynced, renamed into
  * place and the directory fsynced.  0 only once all of that succeeded;
- * -1 with err set to 503 when the spool is full, missing or not writable.
+ * -1 with err set (ERROR_BUSY) when the spool is full, missing or not
+ * writable.
  */
 int	spool_put(const struct spool *, const char *key, const char *body,
 	    size_t len, struct error *err);
@@ -38,8 +39,9 @@ long	spool_count(const struct spool *, long *bytes);
 
 /*
  * Process the waiting files oldest first through fn, which stores one body
- * and returns 0, or -1 with its error: 503 stops the drain (the database
- * is away again), another status moves the file to failed/.  Files another
+ * and returns 0, or -1 with its error: a transient one stops the drain
+ * (the database is away again), another moves the file to failed/, beside
+ * a ".reason" file with the kind and the text.  Files another
  * process is draining are skipped.  Stops after max files (0: no limit) or
  * once deadline_ms have passed (0: none).  *done counts the files handled;
  * 0, or -1 with err set when the spool cannot be read.

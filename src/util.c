@@ -110,34 +110,3 @@ ascii_casecmp_n(const char *a, const char *b, size_t n)
 	}
 	return 0;
 }
-
-void
-log_safe(char *dst, size_t dstsize, const char *src)
-{
-	size_t i, n;
-
-	if (dstsize == 0)
-		return;
-	if (src == NULL)
-		src = "-";
-	n = strlen(src);
-	for (i = 0; i < n && i < dstsize - 1; i++) {
-		unsigned char c = (unsigned char)src[i];
-
-		if (c == '"')
-			dst[i] = '\'';
-		else if (c < 0x20 || c == 0x7f || c == '\\')
-			dst[i] = '?';
-		else
-			dst[i] = (char)c;
-	}
-	dst[i] = '\0';
-	if (n > dstsize - 1 && dstsize > 4) {
-		size_t cut = dstsize - 4;
-
-		/* Not in the middle of a UTF-8 character. */
-		while (cut > 0 && ((unsigned char)src[cut] & 0xc0) == 0x80)
-			cut--;
-		memcpy(dst + cut, "...", 4);
-	}
-}

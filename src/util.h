@@ -22,11 +22,4 @@ long	monotonic_ms(void);
 /* Case-insensitive ASCII comparison of the first n bytes. */
 int	ascii_casecmp_n(const char *, const char *, size_t);
 
-/*
- * Copy src into dst for a log line: at most dstsize - 1 bytes, control
- * characters and backslashes replaced by '?', double quotes by single
- * ones, cut with "..." when long.  A NULL src gives "-".
- */
-void	log_safe(char *dst, size_t dstsize, const char *src);
-
 #endif

@@ -11,6 +11,7 @@
 #include "error.h"
 #include "fuzz.h"
 #include "payload.h"
+#include "response.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -78,11 +79,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		free(row);
 	} else {
-		CHECK(err.status == 400 || err.status == 422 ||
-		    err.status == 500);
-		if (err.status == 400)
+		CHECK(response_error_status(&err) == 400 ||
+		    response_error_status(&err) == 422 ||
+		    response_error_status(&err) == 500);
+		if (response_error_status(&err) == 400)
 			CHECK(ev.root == NULL);
-		if (err.status == 422) {
+		if (response_error_status(&err) == 422) {
 			/* Kept as rejected: the raw event and the reason. */
 			CHECK(ev.root != NULL && ev.type_name != NULL);
 			check_text(&ev);

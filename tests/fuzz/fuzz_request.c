@@ -18,6 +18,7 @@
 #include "fuzz.h"
 #include "io.h"
 #include "request.h"
+#include "response.h"
 #include "settings.h"
 #include "util.h"
 
@@ -88,7 +89,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    io.param(&io, "HTTP_X_WEBHOOK_TOKEN"), &err) == 0)
 		CHECK(!error_isset(&err));
 	else {
-		CHECK(err.status == 401);
+		CHECK(response_error_status(&err) == 401);
 		fuzz_check_answer(&err);
 	}
 
@@ -97,7 +98,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    &err) == 0)
 		CHECK(!error_isset(&err));
 	else {
-		CHECK(err.status == 415);
+		CHECK(response_error_status(&err) == 415);
 		fuzz_check_answer(&err);
 	}
 
@@ -120,12 +121,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    buf.len, FUZZ_NOW, &err) == 0)
 			CHECK(!error_isset(&err));
 		else {
-			CHECK(err.status == 401);
+			CHECK(response_error_status(&err) == 401);
 			fuzz_check_answer(&err);
 		}
 	} else {
-		CHECK(err.status == 400 || err.status == 411 ||
-		    err.status == 413);
+		CHECK(response_error_status(&err) == 400 ||
+		    response_error_status(&err) == 411 ||
+		    response_error_status(&err) == 413);
 		CHECK(buf.len <= buf.max);
 		fuzz_check_answer(&err);
 	}

@@ -338,8 +338,8 @@ drain
 is "$RC|$OUT" "0|drained 1 file" "a file that does not decode: drain handles it, exit 0"
 is "$(spool_files "$SP")" 0 "it has left the spool"
 run_ok "it is kept in failed/, unchanged" cmp -s "$W/bad1" "$SP/failed/$bad1"
-like "$(cat "$SP/failed/$bad1.reason" 2>&1)" '^400 .*JSON' \
-    "a .reason file beside it gives the status and the cause"
+like "$(cat "$SP/failed/$bad1.reason" 2>&1)" '^malformed .*JSON' \
+    "a .reason file beside it gives the kind and the cause"
 sum=$(md5sum <"$SP/failed/$bad1.reason")
 drain
 is "$RC|$OUT" "0|drained 0 files" "a second drain does not retry it"
@@ -357,7 +357,7 @@ make_bodies "$B" afterbad 2
 spost back sp "$B/afterbad-0001.json"
 is "$STATUS $BODY" '200 {"status":"stored"}' "a delivery with a bad file waiting: stored"
 is "$(spool_wait_count "$SP" 0)" 0 "the responder moves the bad file out of the spool"
-like "$(cat "$SP/failed/$bad2.reason" 2>&1)" '^400 ' \
+like "$(cat "$SP/failed/$bad2.reason" 2>&1)" '^malformed ' \
     "the responder's set-aside file has its .reason"
 is "$(find "$SP/failed" -type f | wc -l)" 4 \
     "failed/ holds the two files and their reasons, nothing deleted"

@@ -1,4 +1,4 @@
-/* payload_decode() over the cases in tests/unit/payload, and db_event_row(). */
+/* payload_decode() over the cases in tests/unit/payload. */
 #include "config.h"
 
 #include <sys/stat.h>
@@ -16,9 +16,9 @@
 #include <jansson.h>
 
 #include "buf.h"
-#include "db.h"
 #include "error.h"
 #include "payload.h"
+#include "response.h"
 
 #define FILE_MAX	(4 * 1024 * 1024)
 
@@ -243,7 +243,7 @@ static void
 dump_event(struct buf *b, int rc, const struct event *ev,
     const struct error *err)
 {
-	putf(b, "status", "%d", rc == 0 ? 0 : err->status);
+	putf(b, "status", "%d", rc == 0 ? 0 : response_error_status(err));
 	if (rc != 0) {
 		put(b, "error.path", err->path);
 		put(b, "error.text", err->text);
@@ -361,8 +361,7 @@ compare_dump(const char *name, char *got, char *want)
 		    strstr(g[j].value, w[i].value) == NULL) {
 			print_error("%s: %s: got \"%s\", want %s\"%s\"\n",
 			    name, w[i].key, g[j].value,
-			    w[i].op == '~' ? "it to contain " : "",
-			    w[i].value);
+			    w[i].op == '~' ? "it to contain " : "", w[i].value);
 			bad++;
 		}
 	}
@@ -477,7 +476,7 @@ test_case(void **state)
 	error_init(&err);
 	rc = payload_decode(c->input, c->inputlen, keep_secret, &c->ev, &err);
 	if (rc == 0) {
-		assert_int_equal(err.status, 0);
+		assert_int_equal(err.kind, ERROR_NONE);
 		assert_non_null(c->ev.root);
 	} else
 		assert_int_equal(rc, -1);
@@ -632,14 +631,15 @@ expect_422(const char *body, const char *type_name, const char *path,
 	event_init(&ev);
 	error_init(&err);
 	rc = payload_decode(body, strlen(body), 0, &ev, &err);
-	if (rc != -1 || err.status != 422 || strcmp(err.path, path) != 0 ||
+	if (rc != -1 || response_error_status(&err) != 422 || strcmp(err.path,
+	    path) != 0 ||
 	    ev.root == NULL || ev.type_name == NULL ||
 	    strcmp(ev.type_name, type_name) != 0)
 		print_error("\"%s\" in %s: rc %d, status %d, path \"%s\", "
-		    "root %s\n", value, path, rc, err.status, err.path,
-		    ev.root != NULL ? "set" : "null");
+		    "root %s\n", value, path, rc, response_error_status(&err),
+		    err.path, ev.root != NULL ? "set" : "null");
 	assert_int_equal(rc, -1);
-	assert_int_equal(err.status, 422);
+	assert_int_equal(response_error_status(&err), 422);
 	assert_string_equal(err.path, path);
 	assert_non_null(ev.root);
 	assert_non_null(ev.type_name);
@@ -730,208 +730,6 @@ test_timestamp_not_a_string(void **state)
 	}
 }
 
-/* Decode a fixture that must be fine. */
-static void
-decode_fixture(const char *name, struct event *ev)
-{
-	struct error	 err;
-	char		*input;
-	size_t		 len;
-
-	input = read_fixture(name, &len);
-	assert_non_null(input);
-	error_init(&err);
-	event_init(ev);
-	if (payload_decode(input, len, 0, ev, &err) != 0)
-		fail_msg("%s: %d %s", name, err.status, err.text);
-	free(input);
-}
-
-/* The row as JSON, and exactly the keys it must have. */
-static json_t *
-event_row(const struct event *ev, const char *const *keys)
-{
-	json_t	*row;
-	char	*text;
-	size_t	 n;
-
-	text = db_event_row(ev);
-	assert_non_null(text);
-	row = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
-	free(text);
-	assert_true(json_is_object(row));
-	for (n = 0; keys[n] != NULL; n++)
-		if (json_object_get(row, keys[n]) == NULL) {
-			json_decref(row);
-			fail_msg("row has no key \"%s\"", keys[n]);
-		}
-	if (json_object_size(row) != n) {
-		text = json_dumps(row, JSON_COMPACT);
-		print_error("row: %s\n", text != NULL ? text : "?");
-		free(text);
-		json_decref(row);
-		fail_msg("row has %zu keys, want %zu", json_object_size(row),
-		    n);
-	}
-	return row;
-}
-
-static void
-assert_member(const json_t *obj, const char *key, const char *want)
-{
-	const json_t *v = json_object_get(obj, key);
-
-	if (want == NULL) {
-		assert_true(json_is_null(v));
-		return;
-	}
-	if (!json_is_string(v))
-		fail_msg("%s is not a string", key);
-	assert_string_equal(json_string_value(v), want);
-}
-
-static const char *const booking_keys[] = {
-	"kind", "id", "status", "start_at", "end_at", "rescheduled_at",
-	"cancelled_at", "cancel_reason", "channel", "meeting_link",
-	"location", "meeting_type_id", "meeting_type_slug",
-	"meeting_type_name", "duration_minutes", "company_id", "created_at",
-	"updated_at", "last_event_type", "event_rank", "attendees", "hosts",
-	NULL
-};
-
-/* An envelope's row also names the key of its subject: "data". */
-static const char *const envelope_booking_keys[] = {
-	"kind", "id", "status", "start_at", "end_at", "rescheduled_at",
-	"cancelled_at", "cancel_reason", "channel", "meeting_link",
-	"location", "meeting_type_id", "meeting_type_slug",
-	"meeting_type_name", "duration_minutes", "company_id", "created_at",
-	"updated_at", "last_event_type", "event_rank", "attendees", "hosts",
-	"subject", NULL
-};
-
-static void
-test_row_booking(void **state)
-{
-	static const char *const attendee_keys[] = { "attendee_id", "email",
-	    "firstname", "lastname", "fullname", "phone", "timezone",
-	    "language", NULL };
-	static const char *const host_keys[] = { "host_id", "email",
-	    "full_name", "slug", NULL };
-	struct event	 ev;
-	json_t		*row, *payload, *a, *h;
-	size_t		 i;
-
-	decode_fixture("booking_cancelled.flat.json", &ev);
-	row = event_row(&ev, booking_keys);
-	assert_member(row, "kind", "booking");
-	assert_member(row, "id", "5d8e2b71-93fa-4c06-b2d4-7e1a6c9f0b38");
-	assert_member(row, "status", "cancelled");
-	assert_member(row, "start_at", "2025-03-18T14:00:00.000000+01:00");
-	assert_member(row, "end_at", "2025-03-18T14:30:00.000000+01:00");
-	assert_member(row, "rescheduled_at", NULL);
-	assert_member(row, "cancelled_at", "2025-03-14T16:05:44.000000+00:00");
-	assert_member(row, "cancel_reason",
-	    "Terminkonflikt \xe2\x80\x93 ich buche gleich einen neuen Slot.");
-	assert_member(row, "channel", "google");
-	assert_member(row, "meeting_link",
-	    "https://meet.google.com/kqz-hwvt-pam");
-	assert_member(row, "location", NULL);
-	assert_member(row, "meeting_type_id",
-	    "7b2e4c19-0a6f-4d3b-8e15-92c4f0a7d6e3");
-	assert_member(row, "meeting_type_slug", "erstgespraech-30");
-	assert_member(row, "meeting_type_name", "Erstgespr\xc3\xa4" "ch");
-	assert_int_equal(json_integer_value(json_object_get(row,
-	    "duration_minutes")), 30);
-	assert_member(row, "company_id",
-	    "c1f3a9e2-5b7d-4e21-9a0c-3d8e6f1b2a47");
-	assert_member(row, "created_at", "2025-03-11T09:42:17.000000+00:00");
-	assert_member(row, "updated_at", "2025-03-14T16:05:44.000000+00:00");
-	assert_member(row, "last_event_type", "booking_cancelled");
-	assert_int_equal(json_integer_value(json_object_get(row,
-	    "event_rank")), 3);
-
-	/* The stored payload: no secret, unknown keys kept. */
-	payload = ev.subject;
-	assert_true(json_is_object(payload));
-	assert_null(json_object_get(payload, "secret"));
-	assert_non_null(json_object_get(payload, "hostIds"));
-	assert_non_null(json_object_get(json_object_get(json_object_get(
-	    payload, "meetingType"), "metadata"), "crmDealId"));
-
-	assert_int_equal(json_array_size(json_object_get(row, "attendees")),
-	    1);
-	a = json_array_get(json_object_get(row, "attendees"), 0);
-	for (i = 0; attendee_keys[i] != NULL; i++)
-		assert_non_null(json_object_get(a, attendee_keys[i]));
-	assert_int_equal(json_object_size(a), i);
-	assert_member(a, "attendee_id", "e83b6a15-2d9c-4f07-b1a4-58c0d7e2f961");
-	assert_member(a, "email", "tomas.novak@brightfield-labs.example");
-	assert_member(a, "firstname", "Tom\xc3\xa1\xc5\xa1");
-	assert_member(a, "lastname", "Nov\xc3\xa1k");
-	assert_member(a, "fullname", "Tom\xc3\xa1\xc5\xa1 Nov\xc3\xa1k");
-	assert_member(a, "phone", "+420601234567");
-	assert_member(a, "timezone", "Europe/Prague");
-	assert_member(a, "language", "en");
-
-	assert_int_equal(json_array_size(json_object_get(row, "hosts")), 1);
-	h = json_array_get(json_object_get(row, "hosts"), 0);
-	for (i = 0; host_keys[i] != NULL; i++)
-		assert_non_null(json_object_get(h, host_keys[i]));
-	assert_int_equal(json_object_size(h), i);
-	assert_member(h, "host_id", "4a9d2f70-6c13-4b8e-a5f2-1e7c9b3d0a58");
-	assert_member(h, "email", "lena.hoffmann@nordlicht-consulting.example");
-	assert_member(h, "full_name", "Lena Hoffmann");
-	assert_member(h, "slug", "lena-hoffmann");
-	json_decref(row);
-	event_release(&ev);
-}
-
-/*
- * The row is written as text by hand: every character a string may hold
- * comes back the same, whatever JSON must escape.
- */
-static void
-test_row_escapes(void **state)
-{
-	static const char *const nasty[] = {
-		"say \"hi\"",
-		"back\\slash\\",
-		"line\nbreak\r\ttab\b\f",
-		"\x01\x1f\x7f",
-		"K\xc3\xb6ln \xe2\x80\x93 \xf0\x9f\x93\x85 </script>",
-		"",
-	};
-	struct error	 err;
-	struct event	 ev;
-	json_t		*body, *row;
-	char		*input, *text;
-	size_t		 len, i;
-
-	(void)state;
-	for (i = 0; i < sizeof(nasty) / sizeof(nasty[0]); i++) {
-		input = read_fixture("booking_created.flat.json", &len);
-		assert_non_null(input);
-		body = json_loadb(input, len, 0, NULL);
-		free(input);
-		assert_non_null(body);
-		assert_int_equal(json_object_set_new(body, "location",
-		    json_string(nasty[i])), 0);
-		text = json_dumps(body, JSON_COMPACT);
-		json_decref(body);
-		assert_non_null(text);
-
-		error_init(&err);
-		event_init(&ev);
-		if (payload_decode(text, strlen(text), 0, &ev, &err) != 0)
-			fail_msg("case %zu: %d %s", i, err.status, err.text);
-		free(text);
-		row = event_row(&ev, booking_keys);
-		assert_member(row, "location", nasty[i]);
-		json_decref(row);
-		event_release(&ev);
-	}
-}
-
 /*
  * The secret is cut out of the body's own text wherever it stands; where
  * the text cannot be cut with certainty the tree is encoded instead.
@@ -987,7 +785,8 @@ test_text_cuts(void **state)
 		event_init(&ev);
 		if (payload_decode(tcases[i].body, strlen(tcases[i].body), 0,
 		    &ev, &err) != 0)
-			fail_msg("case %zu: %d %s", i, err.status, err.text);
+			fail_msg("case %zu: %d %s", i,
+			    response_error_status(&err), err.text);
 		assert_null(json_object_get(ev.root, "secret"));
 		data = json_object_get(ev.root, "data");
 		if (json_is_object(data))
@@ -1022,123 +821,6 @@ test_text_cuts(void **state)
 	event_release(&ev);
 }
 
-/* The envelope's row points at data, not the envelope, as its payload. */
-static void
-test_row_booking_envelope(void **state)
-{
-	struct event	 ev;
-	json_t		*row, *payload;
-
-	decode_fixture("booking_rescheduled.envelope.json", &ev);
-	row = event_row(&ev, envelope_booking_keys);
-	assert_member(row, "subject", "data");
-	assert_member(row, "status", "booked");
-	assert_member(row, "last_event_type", "booking_rescheduled");
-	assert_int_equal(json_integer_value(json_object_get(row,
-	    "event_rank")), 2);
-	assert_member(row, "start_at", "2025-03-20T10:30:00.000000+01:00");
-	assert_member(row, "rescheduled_at",
-	    "2025-03-15T08:12:09.000000+00:00");
-	assert_member(row, "cancelled_at", NULL);
-	payload = json_object_get(ev.root, "data");
-	assert_true(json_is_object(payload));
-	assert_null(json_object_get(payload, "event"));
-	assert_null(json_object_get(payload, "secret"));
-	assert_member(payload, "id", "5d8e2b71-93fa-4c06-b2d4-7e1a6c9f0b38");
-	json_decref(row);
-	event_release(&ev);
-}
-
-/* One attendee left a group booking: remove them, keep the rest. */
-static void
-test_row_booking_attendee_removed(void **state)
-{
-	static const char *const keys[] = {
-		"kind", "id", "status", "start_at", "end_at",
-		"rescheduled_at", "cancelled_at", "cancel_reason", "channel",
-		"meeting_link", "location", "meeting_type_id",
-		"meeting_type_slug", "meeting_type_name", "duration_minutes",
-		"company_id", "created_at", "updated_at", "last_event_type",
-		"event_rank", "attendees", "attendees_mode", "hosts", NULL
-	};
-	struct event	 ev;
-	json_t		*row;
-
-	decode_fixture("booking_cancelled.group-attendee-removed.flat.json",
-	    &ev);
-	row = event_row(&ev, keys);
-	assert_member(row, "status", "booked");
-	assert_member(row, "attendees_mode", "remove");
-	assert_member(row, "cancelled_at", NULL);
-	assert_member(row, "cancel_reason", NULL);
-	assert_int_equal(json_array_size(json_object_get(row, "attendees")),
-	    1);
-	assert_member(json_array_get(json_object_get(row, "attendees"), 0),
-	    "attendee_id", "71d0c4e8-b6a2-4f39-8e15-c2d7a9f3e046");
-	json_decref(row);
-	event_release(&ev);
-}
-
-static void
-test_row_employee(void **state)
-{
-	static const char *const keys[] = { "kind", "id", "email",
-	    "full_name", "company_id", "created_at", "updated_at", "subject",
-	    NULL };
-	struct event	 ev;
-	json_t		*row;
-
-	decode_fixture("new_employee.envelope.json", &ev);
-	row = event_row(&ev, keys);
-	assert_member(row, "kind", "employee");
-	assert_member(row, "id", "0b6f3d92-7e41-4a8c-9d25-c3e8a1f4b760");
-	assert_member(row, "email", "jonas.weber@nordlicht-consulting.example");
-	assert_member(row, "full_name", "Jonas Weber");
-	assert_member(row, "company_id",
-	    "c1f3a9e2-5b7d-4e21-9a0c-3d8e6f1b2a47");
-	assert_member(row, "created_at", "2025-03-12T13:20:05.000000+00:00");
-	assert_member(row, "updated_at", "2025-03-12T13:20:05.000000+00:00");
-	assert_member(row, "subject", "data");
-	assert_member(json_object_get(ev.root, "data"), "title",
-	    "Account Executive");
-	json_decref(row);
-	event_release(&ev);
-}
-
-static void
-test_row_form(void **state)
-{
-	static const char *const keys[] = { "kind", "form_id",
-	    "submission_id", "company_id", "submitted_at", NULL };
-	struct event	 ev;
-	json_t		*row;
-
-	decode_fixture("form_submission.flat.json", &ev);
-	row = event_row(&ev, keys);
-	assert_member(row, "kind", "form");
-	assert_member(row, "form_id", "a2c4e6f8-1b3d-4f5a-8c7e-9d0b1a2c3e4f");
-	assert_member(row, "submission_id",
-	    "3e7a9c14-5f2b-4d80-a6e1-b9c0d2f4e857");
-	assert_member(row, "company_id",
-	    "c1f3a9e2-5b7d-4e21-9a0c-3d8e6f1b2a47");
-	assert_member(row, "submitted_at", "2025-03-10T17:03:51.000000+00:00");
-	assert_int_equal(json_array_size(json_object_get(ev.root,
-	    "answers")), 5);
-	json_decref(row);
-	event_release(&ev);
-}
-
-static void
-test_row_unknown(void **state)
-{
-	struct event ev;
-
-	decode_fixture("synthetic_unknown_type.flat.json", &ev);
-	assert_int_equal(ev.type, EVENT_UNKNOWN);
-	assert_null(db_event_row(&ev));
-	event_release(&ev);
-}
-
 /* One event reused across decodes, failures included, leaks nothing. */
 static void
 test_decode_reuses_event(void **state)
@@ -1154,12 +836,12 @@ test_decode_reuses_event(void **state)
 	assert_int_equal(payload_decode(good, strlen(good), 0, &ev, &err), 0);
 	assert_int_equal(ev.booking.nattendees, 1);
 	assert_int_equal(payload_decode(bad, strlen(bad), 0, &ev, &err), -1);
-	assert_int_equal(err.status, 422);
+	assert_int_equal(response_error_status(&err), 422);
 	assert_int_equal(ev.booking.nattendees, 0);
 	assert_null(ev.booking.attendees);
 	error_init(&err);
 	assert_int_equal(payload_decode("[]", 2, 0, &ev, &err), -1);
-	assert_int_equal(err.status, 400);
+	assert_int_equal(response_error_status(&err), 400);
 	assert_null(ev.root);
 	event_release(&ev);
 }
@@ -1171,14 +853,7 @@ main(void)
 		cmocka_unit_test(test_cases_found),
 		cmocka_unit_test(test_every_fixture_has_a_case),
 		cmocka_unit_test(test_timestamp_not_a_string),
-		cmocka_unit_test(test_row_booking),
-		cmocka_unit_test(test_row_escapes),
 		cmocka_unit_test(test_text_cuts),
-		cmocka_unit_test(test_row_booking_envelope),
-		cmocka_unit_test(test_row_booking_attendee_removed),
-		cmocka_unit_test(test_row_employee),
-		cmocka_unit_test(test_row_form),
-		cmocka_unit_test(test_row_unknown),
 		cmocka_unit_test(test_decode_reuses_event),
 	};
 	const size_t	 nfixed = sizeof(fixed) / sizeof(fixed[0]);

@@ -15,6 +15,7 @@
 #include "error.h"
 #include "io.h"
 #include "request.h"
+#include "response.h"
 
 static void
 test_method(void **state)
@@ -43,7 +44,7 @@ content_type_ok(const char *ct)
 	error_init(&err);
 	if (request_check_content_type(ct, &err) != 0)
 		fail_msg("\"%s\" refused: %s", ct, err.text);
-	assert_int_equal(err.status, 0);
+	assert_int_equal(err.kind, ERROR_NONE);
 }
 
 static void
@@ -54,7 +55,7 @@ content_type_refused(const char *ct)
 	error_init(&err);
 	if (request_check_content_type(ct, &err) != -1)
 		fail_msg("\"%s\" accepted", ct != NULL ? ct : "(null)");
-	assert_int_equal(err.status, 415);
+	assert_int_equal(response_error_status(&err), 415);
 	assert_true(err.text[0] != '\0');
 }
 
@@ -198,11 +199,11 @@ expect_refused(size_t limit, const char *cl, const char *in, size_t inlen,
 	struct body_case c;
 
 	read_body(&c, limit, cl, in, inlen);
-	if (c.rc != -1 || c.err.status != status)
+	if (c.rc != -1 || response_error_status(&c.err) != status)
 		fail_msg("CONTENT_LENGTH %s%s%s, %zu bytes: rc %d, status %d "
 		    "\"%s\", want %d", cl != NULL ? "\"" : "",
 		    cl != NULL ? cl : "unset", cl != NULL ? "\"" : "", inlen,
-		    c.rc, c.err.status, c.err.text, status);
+		    c.rc, response_error_status(&c.err), c.err.text, status);
 	assert_true(c.err.text[0] != '\0');
 	release_body(&c);
 }
@@ -218,7 +219,7 @@ test_body_exact(void **state)
 	snprintf(cl, sizeof(cl), "%zu", strlen(json));
 	read_body(&c, 1024, cl, json, strlen(json));
 	assert_int_equal(c.rc, 0);
-	assert_int_equal(c.err.status, 0);
+	assert_int_equal(c.err.kind, ERROR_NONE);
 	assert_int_equal(c.body.len, strlen(json));
 	assert_memory_equal(c.body.data, json, strlen(json));
 	assert_int_equal(c.body.data[c.body.len], '\0');
@@ -322,9 +323,9 @@ test_body_declared_too_large(void **state)
 
 	for (i = 0; i < sizeof(cls) / sizeof(cls[0]); i++) {
 		read_body(&c, 1024, cls[i], "{}", 2);
-		if (c.rc != -1 || c.err.status != 413)
+		if (c.rc != -1 || response_error_status(&c.err) != 413)
 			fail_msg("CONTENT_LENGTH \"%s\": rc %d, status %d",
-			    cls[i], c.rc, c.err.status);
+			    cls[i], c.rc, response_error_status(&c.err));
 		assert_int_equal(c.io.inpos, 0);
 		assert_int_equal(c.body.len, 0);
 		release_body(&c);
@@ -350,7 +351,7 @@ test_body_longer_than_declared(void **state)
 	/* Only what was announced is kept. */
 	read_body(&c, 1024, "2", "{}xyz", 5);
 	assert_int_equal(c.rc, -1);
-	assert_int_equal(c.err.status, 400);
+	assert_int_equal(response_error_status(&c.err), 400);
 	assert_true(c.body.len <= 2);
 	release_body(&c);
 }
@@ -372,7 +373,7 @@ test_body_extra_over_limit(void **state)
 	memcpy(in, "{}", 2);
 	read_body(&c, 1024, "2", in, n);
 	assert_int_equal(c.rc, -1);
-	assert_int_equal(c.err.status, 413);
+	assert_int_equal(response_error_status(&c.err), 413);
 	assert_true(c.body.len <= 2);
 	/* One read of slack past the limit at most, not the whole input. */
 	assert_true(c.io.inpos <= 1024 + 8192);
@@ -380,7 +381,7 @@ test_body_extra_over_limit(void **state)
 
 	read_body(&c, 1024, "1024", in, n);
 	assert_int_equal(c.rc, -1);
-	assert_int_equal(c.err.status, 413);
+	assert_int_equal(response_error_status(&c.err), 413);
 	assert_true(c.io.inpos <= 1024 + 8192);
 	release_body(&c);
 	free(in);
@@ -396,7 +397,7 @@ test_body_nul_byte(void **state)
 	snprintf(cl, sizeof(cl), "%zu", sizeof(in) - 1);
 	read_body(&c, 1024, cl, in, sizeof(in) - 1);
 	assert_int_equal(c.rc, -1);
-	assert_int_equal(c.err.status, 400);
+	assert_int_equal(response_error_status(&c.err), 400);
 	assert_non_null(strstr(c.err.text, "NUL"));
 	release_body(&c);
 
@@ -425,7 +426,7 @@ test_body_read_error(void **state)
 	io_init_mem(&io, envp, "{}", 2, &out);
 	io.read = failing_read;
 	assert_int_equal(request_read_body(&io, &body, &err), -1);
-	assert_int_equal(err.status, 400);
+	assert_int_equal(response_error_status(&err), 400);
 	buf_release(&body);
 	buf_release(&out);
 }

@@ -271,6 +271,7 @@ test_never_410(void **state)
 {
 	struct answer	a;
 	struct error	err;
+	int		k;
 
 	answer_send(&a, 410, "error", "gone", 0);
 	assert_int_not_equal(a.status, 410);
@@ -278,13 +279,54 @@ test_never_410(void **state)
 	assert_null(strstr(a.out.data, " 410"));
 	answer_release(&a);
 
-	error_init(&err);
-	error_set(&err, 410, "", "gone");
-	answer_init(&a);
-	a.rc = response_error(&a.io, &err, 0);
-	answer_parse(&a);
-	assert_int_not_equal(a.status, 410);
-	answer_release(&a);
+	/* Nor is any kind of failure answered 410. */
+	for (k = ERROR_NONE; k <= ERROR_INTERNAL; k++) {
+		error_init(&err);
+		error_set(&err, (enum error_kind)k, "", "gone");
+		answer_init(&a);
+		a.rc = response_error(&a.io, &err, 0);
+		answer_parse(&a);
+		assert_int_not_equal(a.status, 410);
+		answer_release(&a);
+	}
+}
+
+/* The one table from a kind of failure to the status it is answered with. */
+static void
+test_kind_status(void **state)
+{
+	static const struct {
+		enum error_kind	kind;
+		int		status;
+	} table[] = {
+		{ ERROR_METHOD,			405 },
+		{ ERROR_UNAUTHORIZED,		401 },
+		{ ERROR_LENGTH_REQUIRED,	411 },
+		{ ERROR_TOO_LARGE,		413 },
+		{ ERROR_MEDIA_TYPE,		415 },
+		{ ERROR_MALFORMED,		400 },
+		{ ERROR_DATA,			422 },
+		{ ERROR_TRANSIENT,		503 },
+		{ ERROR_BUSY,			503 },
+		{ ERROR_INTERNAL,		500 },
+		{ ERROR_NONE,			500 },
+	};
+	struct answer	a;
+	struct error	err;
+	size_t		i;
+
+	for (i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		error_init(&err);
+		err.kind = table[i].kind;
+		snprintf(err.text, sizeof(err.text), "%s",
+		    error_kind_name(table[i].kind));
+		assert_int_equal(response_error_status(&err), table[i].status);
+		answer_init(&a);
+		a.rc = response_error(&a.io, &err, 0);
+		answer_parse(&a);
+		assert_int_equal(a.status, table[i].status);
+		answer_release(&a);
+	}
 }
 
 /* A status that is no HTTP status still gives a well-formed answer. */
@@ -310,7 +352,8 @@ test_error(void **state)
 	struct error	err;
 
 	error_init(&err);
-	error_set(&err, 413, "", "body is over the limit of %d bytes", 1024);
+	error_set(&err, ERROR_TOO_LARGE, "", "body is over the limit of %d "
+	    "bytes", 1024);
 	answer_init(&a);
 	a.rc = response_error(&a.io, &err, 0);
 	answer_parse(&a);
@@ -376,6 +419,7 @@ main(void)
 		cmocka_unit_test(test_send_503),
 		cmocka_unit_test(test_head_only),
 		cmocka_unit_test(test_never_410),
+		cmocka_unit_test(test_kind_status),
 		cmocka_unit_test(test_status_out_of_range),
 		cmocka_unit_test(test_error),
 		cmocka_unit_test(test_json_escaping),

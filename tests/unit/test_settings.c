@@ -47,8 +47,9 @@ load_ok(struct settings *s)
 	error_init(&err);
 	settings_init(s);
 	if (settings_load(s, &err) != 0)
-		fail_msg("settings_load: %d %s", err.status, err.text);
-	assert_int_equal(err.status, 0);
+		fail_msg("settings_load: %s %s", error_kind_name(err.kind),
+		    err.text);
+	assert_int_equal(err.kind, ERROR_NONE);
 }
 
 /* name=value makes settings_load fail with a message naming it. */
@@ -63,14 +64,14 @@ load_fails(const char *name, const char *value)
 	error_init(&err);
 	if (settings_load(&s, &err) != -1)
 		fail_msg("%s=\"%s\" accepted", name, value);
-	assert_int_equal(err.status, 500);
+	assert_int_equal(err.kind, ERROR_INTERNAL);
 	if (strstr(err.text, name) == NULL)
 		fail_msg("%s=\"%s\": message \"%s\" does not name it", name,
 		    value, err.text);
 	/* Nothing is left half-loaded. */
 	assert_int_equal(s.ntokens, 0);
 	assert_null(s.dsn);
-	assert_null(s.signing_secrets);
+	assert_int_equal(s.nsigning_keys, 0);
 	assert_null(s.spool_dir);
 	settings_release(&s);
 	assert_int_equal(unsetenv(name), 0);
@@ -86,7 +87,7 @@ test_defaults(void **state)
 	assert_string_equal(s.dsn, "");
 	assert_int_equal(s.auth, AUTH_TOKEN);
 	assert_int_equal(s.ntokens, 0);
-	assert_null(s.signing_secrets);
+	assert_int_equal(s.nsigning_keys, 0);
 	assert_int_equal(s.max_body, 262144);
 	assert_null(s.spool_dir);
 	assert_int_equal(s.db_timeout_ms, 5000);
@@ -107,7 +108,7 @@ test_empty_means_default(void **state)
 	assert_string_equal(s.dsn, "");
 	assert_int_equal(s.auth, AUTH_TOKEN);
 	assert_int_equal(s.ntokens, 0);
-	assert_null(s.signing_secrets);
+	assert_int_equal(s.nsigning_keys, 0);
 	assert_int_equal(s.max_body, 262144);
 	assert_null(s.spool_dir);
 	assert_int_equal(s.db_timeout_ms, 5000);
@@ -127,9 +128,25 @@ test_strings(void **state)
 	load_ok(&s);
 	assert_string_equal(s.dsn, "host=/run/postgresql dbname=mw");
 	assert_string_equal(s.spool_dir, "/var/spool/meetergo");
-	assert_string_equal(s.signing_secrets,
-	    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_b3RoZXI=");
+	/* Decoded once, here: 24 bytes, then "other". */
+	assert_int_equal(s.nsigning_keys, 2);
+	assert_int_equal(s.signing_keys[0].len, 24);
+	assert_int_equal(s.signing_keys[1].len, 5);
+	assert_memory_equal(s.signing_keys[1].key, "other", 5);
 	settings_release(&s);
+}
+
+/* A signing secret that cannot be decoded stops the start. */
+static void
+test_signing_secret_bad(void **state)
+{
+	load_fails("MEETERGO_WEBHOOK_SIGNING_SECRET", "whsec_!!!!");
+	load_fails("MEETERGO_WEBHOOK_SIGNING_SECRET",
+	    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_abc");
+	load_fails("MEETERGO_WEBHOOK_SIGNING_SECRET", "whsec_");
+	load_fails("MEETERGO_WEBHOOK_SIGNING_SECRET",
+	    "b3RoZXI= b3RoZXI= b3RoZXI= b3RoZXI= b3RoZXI= b3RoZXI= "
+	    "b3RoZXI= b3RoZXI= b3RoZXI=");
 }
 
 static void
@@ -420,6 +437,7 @@ main(void)
 		cmocka_unit_test_setup(test_defaults, clean_env),
 		cmocka_unit_test_setup(test_empty_means_default, clean_env),
 		cmocka_unit_test_setup(test_strings, clean_env),
+		cmocka_unit_test_setup(test_signing_secret_bad, clean_env),
 		cmocka_unit_test_setup(test_token, clean_env),
 		cmocka_unit_test_setup(test_tokens_split, clean_env),
 		cmocka_unit_test_setup(test_tokens_limit, clean_env),

@@ -1,0 +1,66 @@
+/* libpq behind the database modules: the connection and bounded waits. */
+#ifndef MW_PQ_H
+#define MW_PQ_H
+
+#include <libpq-fe.h>
+
+#include "db.h"
+#include "error.h"
+
+/* Past the statement timeout, how long before we stop waiting ourselves. */
+#define DB_GRACE_MS	1000
+
+struct db {
+	const struct settings	*settings;
+	PGconn			*conn;
+	int			 prepared;	/* our statement, on conn */
+	int			 unreachable;	/* the last connect failed */
+};
+
+/*
+ * The open connection, connecting if needed; NULL with err set
+ * (ERROR_TRANSIENT when the server cannot be reached).  Owned by the db.
+ */
+PGconn		*db_pgconn(struct db *, struct error *err);
+/* Drop the connection: it is not to be trusted any more. */
+void		 db_disconnect(struct db *);
+/* When a statement sent now is overdue: its timeout and our grace. */
+long		 db_deadline(const struct db *);
+/* One more try?  The retry policy of db.h, for the attempt that failed. */
+int		 db_retry(const struct db *, const struct error *err,
+		    int attempt);
+
+/*
+ * Send what libpq holds and wait, until deadline, until a result can be
+ * taken without blocking.  0, or -1 when the connection failed or
+ * (*timed_out) the deadline passed.
+ */
+int		 pq_wait(PGconn *, long deadline, int *timed_out);
+/*
+ * The next result of a pipeline within deadline; NULL when none can come
+ * (the connection failed, or *timed_out).
+ */
+PGresult	*pq_next(PGconn *, long deadline, int *timed_out);
+
+/* The kind of failure a result (NULL: libpq's own) stands for. */
+enum error_kind	 db_classify(const PGresult *);
+/* Fill err from a failed result (NULL: the connection's message). */
+void		 db_fail(struct db *, const PGresult *, enum error_kind,
+		    struct error *err);
+/* A statement that took longer than db_deadline allowed. */
+void		 db_fail_timeout(struct db *, struct error *err);
+
+/*
+ * Run sql once within the deadline.  Its result (PGRES_COMMAND_OK or
+ * PGRES_TUPLES_OK), which the caller clears, or NULL with err set; the
+ * connection is dropped when it failed or timed out.  Several statements
+ * in sql run in one go (no parameters then).
+ */
+PGresult	*db_exec(struct db *, const char *sql, int nparams,
+		    const char *const *params, struct error *err);
+/* db_exec for a statement whose rows do not matter: 0, or -1 with err. */
+int		 db_command(struct db *, const char *sql, struct error *err);
+/* End the transaction in progress, if the connection is still there. */
+void		 db_rollback(struct db *);
+
+#endif
