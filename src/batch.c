@@ -125,41 +125,48 @@ concerns_all(const PGresult *res)
 struct try {
 	PGconn			*conn;
 	long			 deadline;	/* for the next result */
-	int			 prepare;	/* the prepare goes first */
+	int			 named;		/* our prepared statement */
+	int			 prepare;	/* and its prepare goes first */
 	int			 timed_out;
 	int			 aborted;	/* a statement was skipped */
 	struct batch_item	*culprit;	/* the first that failed */
 	enum error_kind		 kind;		/* and why */
 	int			 whole;		/* its cause concerns all */
+	int			 lost;		/* named statements not kept */
 };
 
 /* What one try came to. */
 enum try_end {
 	TRY_COMMITTED,		/* every pending item has its answer */
 	TRY_ITEM_FAILED,	/* one item failed on its own; rolled back */
+	TRY_UNNAMED,		/* rolled back; to be sent again unnamed */
 	TRY_FAILED		/* the try as a whole failed */
 };
 
 /*
- * The prepare when the connection lacks it, one execute per pending item,
- * and a sync.  The statements between two syncs run in one implicit
- * transaction, committed (and, with synchronous_commit on, flushed)
- * before the sync's answer, so one commit makes them all durable.
+ * The settings of the transaction, the prepare when the connection lacks
+ * it, one execute per pending item, and a sync.  The statements between
+ * two syncs run in one implicit transaction, committed (and, with
+ * synchronous_commit on, flushed) before the sync's answer, so one commit
+ * makes them all durable.
  */
 static int
 send_batch(struct db *db, struct try *t, struct batch_item **items, size_t n)
 {
-	size_t	i;
-	int	ok;
+	const char *const	 settings[1] = { db->timeout };
+	size_t			 i;
+	int			 ok;
 
-	if (!PQenterPipelineMode(t->conn) || (t->prepare &&
-	    !PQsendPrepare(t->conn, STORE_STMT, STORE_SQL, BATCH_NPARAMS,
-	    NULL)))
+	if (!PQenterPipelineMode(t->conn) ||
+	    !PQsendQueryParams(t->conn, DB_SETTINGS_SQL, 1, NULL, settings,
+	    NULL, NULL, 0) ||
+	    (t->prepare && !PQsendPrepare(t->conn, STORE_STMT, STORE_SQL,
+	    BATCH_NPARAMS, NULL)))
 		return -1;
 	for (i = 0; i < n; i++) {
 		if (items[i]->rc != 1)
 			continue;
-		ok = db->settings->prepare ?
+		ok = t->named ?
 		    PQsendQueryPrepared(t->conn, STORE_STMT, BATCH_NPARAMS,
 		    items[i]->params, NULL, NULL, 0) :
 		    PQsendQueryParams(t->conn, STORE_SQL, BATCH_NPARAMS, NULL,
@@ -180,7 +187,9 @@ take_result(struct db *db, struct try *t, struct batch_item *item,
 		t->aborted = 1;
 		break;
 	case PGRES_FATAL_ERROR:
-		if (t->culprit == NULL) {
+		if (db_statement_lost(db, res))
+			t->lost = 1;
+		else if (t->culprit == NULL) {
 			t->culprit = item;
 			t->kind = db_classify(res);
 			db_fail(db, res, t->kind, &item->err);
@@ -209,6 +218,13 @@ collect(struct db *db, struct try *t, struct batch_item **items, size_t n,
 	size_t		 i;
 
 	t->deadline = db_deadline(db);
+	if ((res = pq_next(t->conn, t->deadline, &t->timed_out)) == NULL)
+		return -1;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		*refused = res;
+		return -2;
+	}
+	PQclear(res);
 	if (t->prepare) {
 		if ((res = pq_next(t->conn, t->deadline,
 		    &t->timed_out)) == NULL)
@@ -241,16 +257,21 @@ collect(struct db *db, struct try *t, struct batch_item **items, size_t n,
 }
 
 /*
- * The prepare or the commit failed: that concerns every event, and is no
- * fault of any one's data (not ERROR_DATA, whatever the SQLSTATE).  What
- * is left is read, so that the connection can serve again.
+ * The settings, the prepare or the commit failed: that concerns every
+ * event, and is no fault of any one's data (not ERROR_DATA, whatever the
+ * SQLSTATE).  What is left is read, so that the connection can serve
+ * again.
  */
 static void
 refused_all(struct db *db, struct try *t, PGresult *res, struct error *err)
 {
 	enum error_kind kind = db_classify(res);
 
-	db_fail(db, res, kind == ERROR_DATA ? ERROR_INTERNAL : kind, err);
+	if (db_statement_lost(db, res))
+		t->lost = 1;
+	else
+		db_fail(db, res, kind == ERROR_DATA ? ERROR_INTERNAL : kind,
+		    err);
 	PQclear(res);
 	if (kind == ERROR_TRANSIENT) {
 		db_disconnect(db);
@@ -283,6 +304,10 @@ settle(struct db *db, struct try *t, struct batch_item **items, size_t n,
 {
 	size_t i;
 
+	if (t->lost) {
+		forget_answers(items, n, NULL);
+		return TRY_UNNAMED;
+	}
 	if (t->culprit == NULL && !t->aborted) {
 		for (i = 0; i < n; i++)
 			if (items[i]->rc == 1)
@@ -327,7 +352,8 @@ try_batch(struct db *db, struct batch_item **items, size_t n,
 	memset(&t, 0, sizeof(t));
 	if ((t.conn = db_pgconn(db, err)) == NULL)
 		return TRY_FAILED;
-	t.prepare = db->settings->prepare && !db->prepared;
+	t.named = db->prepare;
+	t.prepare = db->prepare && !db->prepared;
 	if (send_batch(db, &t, items, n) == 0)
 		r = collect(db, &t, items, n, &refused);
 	if (r == 0) {
@@ -336,9 +362,13 @@ try_batch(struct db *db, struct batch_item **items, size_t n,
 			db_disconnect(db);
 		return settle(db, &t, items, n, err);
 	}
-	if (r == -2)
+	if (r == -2) {
 		refused_all(db, &t, refused, err);
-	else {
+		if (t.lost) {
+			forget_answers(items, n, NULL);
+			return TRY_UNNAMED;
+		}
+	} else {
 		/* Lost, or no answer in time: conn is not to be trusted. */
 		if (t.timed_out)
 			db_fail_timeout(db, err);
@@ -417,6 +447,7 @@ batch_store(struct db *db, struct batch_item **items, size_t n)
 		case TRY_COMMITTED:
 			return;
 		case TRY_ITEM_FAILED:
+		case TRY_UNNAMED:	/* once: then no statement is named */
 			continue;
 		case TRY_FAILED:
 			break;

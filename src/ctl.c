@@ -105,15 +105,17 @@ static int
 check_database(struct db *db)
 {
 	struct error	err;
-	char		desc[200];
+	char		server[200], session[200];
 	int		version = 0;
 
 	error_init(&err);
-	if (db_describe(db, desc, sizeof(desc), &err) == -1) {
+	if (db_describe(db, server, sizeof(server), session, sizeof(session),
+	    &err) == -1) {
 		printf("database: %s\n", err.text);
 		return 1;
 	}
-	printf("database: reachable (%s)\n", desc);
+	printf("database: reachable (%s)\n", server);
+	printf("session: %s\n", session);
 	if (schema_version(db, &version, &err) == -1) {
 		printf("schema: %s\n", err.text);
 		return 1;

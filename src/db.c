@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "pq.h"
 #include "util.h"
 
@@ -19,6 +20,8 @@ db_new(const struct settings *s)
 	if ((db = calloc(1, sizeof(*db))) == NULL)
 		return NULL;
 	db->settings = s;
+	db->prepare = s->prepare;
+	snprintf(db->timeout, sizeof(db->timeout), "%ld", s->db_timeout_ms);
 	return db;
 }
 
@@ -71,8 +74,8 @@ first_line(char *dst, size_t size, const char *msg)
 PGconn *
 db_pgconn(struct db *db, struct error *err)
 {
-	char		 timeout[24], options[96], msg[200];
-	const char	*keys[6], *vals[6];
+	char		 timeout[24], msg[200];
+	const char	*keys[5], *vals[5];
 
 	if (db->conn != NULL)
 		return db->conn;
@@ -80,22 +83,16 @@ db_pgconn(struct db *db, struct error *err)
 
 	/*
 	 * Our defaults come before the DSN so that the operator's own
-	 * connect_timeout or options in MEETERGO_WEBHOOK_DSN win.
+	 * connect_timeout in MEETERGO_WEBHOOK_DSN wins.  No options: the
+	 * session's settings come with each transaction (DB_SETTINGS_SQL).
 	 */
 	snprintf(timeout, sizeof(timeout), "%ld",
 	    (db->settings->db_timeout_ms + 999) / 1000);
-	/*
-	 * A 200 promises the event is durable, whatever the server's
-	 * default: synchronous_commit is set on for our sessions.
-	 */
-	snprintf(options, sizeof(options), "-c statement_timeout=%ld "
-	    "-c synchronous_commit=on", db->settings->db_timeout_ms);
 	keys[0] = "connect_timeout";		vals[0] = timeout;
-	keys[1] = "options";			vals[1] = options;
-	keys[2] = "fallback_application_name";	vals[2] = "meetergo-webhook";
-	keys[3] = "client_encoding";		vals[3] = "UTF8";
-	keys[4] = "dbname";			vals[4] = db->settings->dsn;
-	keys[5] = NULL;				vals[5] = NULL;
+	keys[1] = "fallback_application_name";	vals[1] = "meetergo-webhook";
+	keys[2] = "client_encoding";		vals[2] = "UTF8";
+	keys[3] = "dbname";			vals[3] = db->settings->dsn;
+	keys[4] = NULL;				vals[4] = NULL;
 
 	if ((db->conn = PQconnectdbParams(keys, vals, 1)) == NULL) {
 		error_set(err, ERROR_TRANSIENT, "", "database: out of memory");
@@ -321,6 +318,38 @@ db_command(struct db *db, const char *sql, struct error *err)
 	return 0;
 }
 
+int
+db_begin(struct db *db, struct error *err)
+{
+	PGresult		*res;
+	const char *const	 params[1] = { db->timeout };
+
+	if (db_command(db, "BEGIN", err) == -1)
+		return -1;
+	if ((res = db_exec(db, DB_SETTINGS_SQL, 1, params, err)) == NULL) {
+		db_rollback(db);
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+int
+db_statement_lost(struct db *db, const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	if (state == NULL || !db->prepare || (strcmp(state, "42P05") != 0 &&
+	    strcmp(state, "26000") != 0))
+		return 0;
+	db->prepare = 0;
+	db->prepared = 0;
+	log_warn("database: prepared statements are not kept (a pooler in "
+	    "transaction mode?): using unnamed statements from now on; "
+	    "set MEETERGO_WEBHOOK_PREPARE=0 to start that way");
+	return 1;
+}
+
 void
 db_rollback(struct db *db)
 {
@@ -331,14 +360,35 @@ db_rollback(struct db *db)
 		db_command(db, "ROLLBACK", &ignored);
 }
 
+/* What a transaction of ours runs with, as the server reports it. */
+static int
+describe_settings(struct db *db, char *buf, size_t size, struct error *err)
+{
+	PGresult *res;
+
+	if (db_begin(db, err) == -1)
+		return -1;
+	res = db_exec(db, "SELECT current_setting('statement_timeout'), "
+	    "current_setting('synchronous_commit')", 0, NULL, err);
+	db_rollback(db);
+	if (res == NULL)
+		return -1;
+	snprintf(buf, size, "statement_timeout %s and synchronous_commit %s "
+	    "in each transaction, %s statements", PQgetvalue(res, 0, 0),
+	    PQgetvalue(res, 0, 1), db->prepare ? "prepared" : "unnamed");
+	PQclear(res);
+	return 0;
+}
+
 int
-db_describe(struct db *db, char *buf, size_t size, struct error *err)
+db_describe(struct db *db, char *server, size_t ssize, char *session,
+    size_t size, struct error *err)
 {
 	PGconn *conn;
 
 	if ((conn = db_pgconn(db, err)) == NULL)
 		return -1;
-	snprintf(buf, size, "server %d, database \"%s\"",
+	snprintf(server, ssize, "server %d, database \"%s\"",
 	    PQserverVersion(conn), PQdb(conn));
-	return 0;
+	return describe_settings(db, session, size, err);
 }

@@ -26,10 +26,12 @@ struct db	*db_new(const struct settings *);
 void		 db_free(struct db *);
 
 /*
- * Connect if needed and describe the server in one line ("server 150018,
- * database \"x\"") for meetergo-webhookctl check.  0, or -1 with err.
+ * Connect if needed and describe, for meetergo-webhookctl check, the
+ * server ("server 150018, database \"x\"") and what our transactions run
+ * with (the statement timeout, synchronous_commit, prepared statements),
+ * as the server reports it.  0, or -1 with err.
  */
-int		 db_describe(struct db *, char *buf, size_t size,
-		    struct error *err);
+int		 db_describe(struct db *, char *server, size_t ssize,
+		    char *session, size_t size, struct error *err);
 
 #endif

@@ -13,9 +13,24 @@
 struct db {
 	const struct settings	*settings;
 	PGconn			*conn;
+	int			 prepare;	/* named statements may be used */
 	int			 prepared;	/* our statement, on conn */
 	int			 unreachable;	/* the last connect failed */
+	char			 timeout[24];	/* statement_timeout, in ms */
 };
+
+/*
+ * The settings the guarantees rest on, for the transaction in progress
+ * only (set_config's third argument): a statement timeout, and
+ * synchronous_commit on, so that a 200 means the event is durable
+ * whatever the server's default.  Set at the head of every transaction,
+ * they reach PostgreSQL through a pooler in transaction or session mode,
+ * which options at connect time do not (PgBouncer refuses them), and no
+ * pooled server connection keeps them for its next client.  $1 is the
+ * db's timeout.
+ */
+#define DB_SETTINGS_SQL	"SELECT set_config('statement_timeout', $1, true), " \
+			"set_config('synchronous_commit', 'on', true)"
 
 /*
  * The open connection, connecting if needed; NULL with err set
@@ -60,7 +75,16 @@ PGresult	*db_exec(struct db *, const char *sql, int nparams,
 		    const char *const *params, struct error *err);
 /* db_exec for a statement whose rows do not matter: 0, or -1 with err. */
 int		 db_command(struct db *, const char *sql, struct error *err);
+/* BEGIN and the settings of DB_SETTINGS_SQL: 0, or -1 with err. */
+int		 db_begin(struct db *, struct error *err);
 /* End the transaction in progress, if the connection is still there. */
 void		 db_rollback(struct db *);
+/*
+ * The server connection did not keep our named statement (42P05, 26000
+ * after it was prepared): a pooler in transaction mode shares server
+ * connections between its clients.  From now on every statement is sent
+ * unnamed.  1 when res says so (and the switch is made), else 0.
+ */
+int		 db_statement_lost(struct db *, const PGresult *res);
 
 #endif

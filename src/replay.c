@@ -21,7 +21,6 @@
  * which changed nothing, are left out.
  */
 static const char *const replay_begin[] = {
-	"BEGIN",
 	"LOCK TABLE meetergo.bookings, meetergo.employees, "
 	    "meetergo.form_submissions, meetergo.booking_attendees, "
 	    "meetergo.booking_hosts IN ACCESS EXCLUSIVE MODE",
@@ -105,6 +104,8 @@ replay_run(struct db *db, int keep_secret, long *applied, long *total,
 	int	n;
 
 	*applied = *total = 0;
+	if (db_begin(db, err) == -1)
+		return -1;
 	for (i = 0; i < sizeof(replay_begin) / sizeof(replay_begin[0]); i++)
 		if (db_command(db, replay_begin[i], err) == -1)
 			goto fail;

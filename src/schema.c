@@ -158,7 +158,7 @@ schema_apply(struct db *db, const char *sqldir, const char *name,
 
 	buf_init(&text, SCHEMA_FILE_MAX);
 	if (read_sql(sqldir, name, &text, err) == -1 ||
-	    exec(db, "BEGIN", "begin", err) == -1)
+	    db_begin(db, err) == -1)
 		goto done;
 	if (exec(db, buf_str(&text), name, err) == -1 ||
 	    exec(db, "COMMIT", "commit", err) == -1) {
@@ -254,7 +254,6 @@ free_migrations(struct migration *m, size_t n)
 
 /* Two operators migrating at once take turns. */
 static const char *const migrate_begin[] = {
-	"BEGIN",
 	"SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY ")",
 	"SET LOCAL client_min_messages = warning",
 	"CREATE SCHEMA IF NOT EXISTS meetergo",
@@ -276,9 +275,10 @@ schema_migrate(struct db *db, const char *sqldir, int *from, int *to,
 	buf_init(&text, SCHEMA_FILE_MAX);
 	if (list_migrations(sqldir, &m, &n, err) == -1)
 		goto done;
+	if (db_begin(db, err) == -1)
+		goto done;
 	for (i = 0; i < sizeof(migrate_begin) / sizeof(migrate_begin[0]); i++)
-		if (exec(db, migrate_begin[i], i == 0 ? "begin" : "setup",
-		    err) == -1)
+		if (exec(db, migrate_begin[i], "setup", err) == -1)
 			goto rollback;
 	if (read_version(db, from, err) == -1)
 		goto rollback;
