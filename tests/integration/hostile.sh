@@ -10,10 +10,16 @@
 # Some 280 requests, each checked against the database.
 # shellcheck source=tests/lib/tap.sh
 . "$top_srcdir/tests/lib/tap.sh"
-# shellcheck source=tests/lib/pg.sh
-. "$top_srcdir/tests/lib/pg.sh"
-# shellcheck source=tests/integration/hostile-lib.sh
-. "$top_srcdir/tests/integration/hostile-lib.sh"
+# shellcheck source=tests/lib/cluster.sh
+. "$top_srcdir/tests/lib/cluster.sh"
+# shellcheck source=tests/lib/fixtures.sh
+. "$top_srcdir/tests/lib/fixtures.sh"
+# shellcheck source=tests/lib/http.sh
+. "$top_srcdir/tests/lib/http.sh"
+# shellcheck source=tests/lib/web.sh
+. "$top_srcdir/tests/lib/web.sh"
+# shellcheck source=tests/lib/hostile.sh
+. "$top_srcdir/tests/lib/hostile.sh"
 
 # Bytes, not characters: bodies hold invalid UTF-8 on purpose.
 export LC_ALL=C

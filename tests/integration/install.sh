@@ -10,8 +10,12 @@
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 # shellcheck source=tests/lib/tap.sh
 . "$top_srcdir/tests/lib/tap.sh"
-# shellcheck source=tests/lib/pg.sh
-. "$top_srcdir/tests/lib/pg.sh"
+# shellcheck source=tests/lib/cluster.sh
+. "$top_srcdir/tests/lib/cluster.sh"
+# shellcheck source=tests/lib/fixtures.sh
+. "$top_srcdir/tests/lib/fixtures.sh"
+# shellcheck source=tests/lib/http.sh
+. "$top_srcdir/tests/lib/http.sh"
 
 command -v make >/dev/null 2>&1 || skip_all "make not installed"
 pg_start

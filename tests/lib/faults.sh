@@ -1,72 +1,15 @@
 # shellcheck shell=bash
 # tests/lib/faults.sh: what the spool and fault-injection tests need beyond
-# pg.sh: stopping the cluster in a chosen mode and starting it again on the
-# same socket, freezing it, a "server" that accepts and never answers, a
-# responder under another user or with a read-only directory, and a bounded
-# load of concurrent deliveries with its tally (sent, 2xx, stored, lost).
+# the cluster and the servers: freezing the cluster, a "server" that accepts
+# and never answers, a responder under another user or with a read-only
+# directory, and a bounded load of concurrent deliveries with its tally
+# (sent, 2xx, stored, lost).
 #
-# Source tap.sh and pg.sh first, then this file.  Everything it starts is
-# registered with track_pid, so pg.sh's trap stops it; everything it writes
-# is under $PG_TMP.
-
-# --- processes ----------------------------------------------------------------
-
-# reap PID...: wait for these processes (their status is the last one's),
-# then untrack them.
-reap() {
-	local p rc=0
-	for p in "$@"; do
-		wait "$p"
-		rc=$?
-	done
-	untrack_pid "$@"
-	return "$rc"
-}
-
-# fcgi_forget NAME: a responder that has exited (and been waited for) is
-# no longer the trap's to stop.
-fcgi_forget() {
-	untrack_pid "${FCGI_PID[$1]:-}"
-	unset "FCGI_PID[$1]"
-}
+# Source tap.sh, cluster.sh, http.sh, fixtures.sh and web.sh first, then
+# this file.  Everything it starts is registered with track_pid, so
+# cluster.sh's trap stops it; everything it writes is under $PG_TMP.
 
 # --- the cluster ------------------------------------------------------------
-
-# pg_stop_mode MODE: pg_ctl stop -m MODE (smart, fast or immediate).
-pg_stop_mode() {
-	pg_running || return 0
-	pg_as_owner "$PG_BINDIR/pg_ctl" -D "$PG_DATA" -m "$1" -w \
-	    -t "$PG_TEST_TIMEOUT" stop >/dev/null 2>&1
-}
-
-# pg_start_again: start the stopped cluster again, on the same socket,
-# with the settings of postgresql.conf.
-pg_start_again() {
-	pg_ctl_start ""
-}
-
-# pg_start_with NAME=VALUE...: the same with these server settings for
-# this start only (pg_ctl -o; they are not kept for the next start).
-pg_start_with() {
-	local opts="" kv
-	for kv in "$@"; do
-		opts="$opts -c $kv"
-	done
-	pg_ctl_start "$opts"
-}
-
-pg_ctl_start() {	# OPTIONS: pg_ctl start -o OPTIONS, or none if empty
-	pg_as_owner "$PG_BINDIR/pg_ctl" -D "$PG_DATA" -l "$PG_TMP/pg.log" -w \
-	    -t "$PG_TEST_TIMEOUT" ${1:+-o "$1"} start >/dev/null 2>&1 || {
-		tail -n 20 "$PG_TMP/pg.log" | sed 's/^/# /'
-		bail_out "the PostgreSQL cluster did not start again"
-	}
-}
-
-# pg_postmaster_pid: the running postmaster's pid.
-pg_postmaster_pid() {
-	head -n 1 "$PG_DATA/postmaster.pid" 2>/dev/null
-}
 
 # pg_freeze: SIGSTOP the postmaster and all its processes, so that
 # connections are accepted by the kernel and established ones stay open,
@@ -169,34 +112,6 @@ ro_wrapper() {
 # count (root ignores a directory's mode).
 nobody_uid() { id -u nobody; }
 nobody_gid() { id -g nobody; }
-
-# --- bodies -----------------------------------------------------------------
-
-# make_bodies DIR PREFIX N [SRC]: N distinct bodies DIR/PREFIX-NNNN.json, a
-# copy of the flat booking_created fixture (or SRC, flat shape) whose
-# appointment id is PREFIX-NNNN; their names are listed in
-# DIR/PREFIX.list.
-make_bodies() {
-	local dir=$1 prefix=$2 n=$3 src=${4:-$FIXTURES/booking_created.flat.json}
-	mkdir -p "$dir"
-	grep -q '^  "id": ' "$src" || bail_out "make_bodies: no id in $src"
-	awk -v dir="$dir" -v prefix="$prefix" -v n="$n" '
-		{ line[NR] = $0 }
-		END {
-			for (i = 1; i <= n; i++) {
-				id = sprintf("%s-%04d", prefix, i)
-				f = sprintf("%s/%s.json", dir, id)
-				for (j = 1; j <= NR; j++) {
-					l = line[j]
-					if (l ~ /^  "id": /)
-						l = "  \"id\": \"" id "\","
-					print l > f
-				}
-				close(f)
-				print f > (dir "/" prefix ".list")
-			}
-		}' "$src"
-}
 
 # --- load -------------------------------------------------------------------
 

@@ -1,15 +1,22 @@
-# shellcheck shell=sh
-# tests/lib/tap.sh: the few TAP helpers the integration tests need.
+# shellcheck shell=bash
+# tests/lib/tap.sh: the few TAP helpers the integration tests need, and
+# named cases that fail on their own.
 #
 # Source it, then call ok/is/like/... and finish with done_testing, which
 # prints the plan (at the end, so loops need no counting), a summary, and
 # exits 1 if any test failed.  A script that dies before done_testing has
 # no plan, which the automake TAP driver reports as an error.
+#
+# Group the tests into cases, as git's test_expect_success does:
+#
+#   test_case NAME FUNCTION [ARG...]     a case on its own (a subshell)
+#   test_fixture NAME FUNCTION [ARG...]  what the cases after it rely on
 
 tap_count=0
 tap_failed=0
 tap_planned=
 TAP_PROGRESS=${TAP_PROGRESS-}	# a file touched with every result
+TAP_STATE=			# inside a case: where its counts go back out
 
 # plan N: announce the number of tests up front (optional).
 plan() {
@@ -19,15 +26,17 @@ plan() {
 
 # skip_all REASON: nothing can run here (a missing tool, not a failure).
 # The automake TAP driver reads "1..0 # SKIP" as a skip; it would read an
-# exit status of 77 as an error, so the status is 0.
+# exit status of 77 as an error, so the status is 0.  Not inside a case.
 skip_all() {
 	echo "1..0 # SKIP $*"
 	exit 0
 }
 
 # bail_out REASON: the test environment is broken; stop everything.
+# Inside a case it says so to test_case, which stops the script too.
 bail_out() {
 	echo "Bail out! $*"
+	tap_save bail
 	exit 1
 }
 
@@ -36,9 +45,16 @@ diag() {
 	printf '%s\n' "$*" | sed 's/^/# /'
 }
 
+# tap_save [bail]: inside a case, the counts for test_case to take over.
+tap_save() {
+	[ -z "$TAP_STATE" ] ||
+	    echo "$tap_count $tap_failed ${1:-go}" >"$TAP_STATE"
+}
+
 pass() {
 	tap_count=$((tap_count + 1))
 	[ -z "$TAP_PROGRESS" ] || : >"$TAP_PROGRESS"
+	tap_save
 	echo "ok $tap_count - $*"
 }
 
@@ -46,6 +62,7 @@ fail() {
 	tap_count=$((tap_count + 1))
 	[ -z "$TAP_PROGRESS" ] || : >"$TAP_PROGRESS"
 	tap_failed=$((tap_failed + 1))
+	tap_save
 	echo "not ok $tap_count - $*"
 }
 
@@ -63,12 +80,12 @@ ok() {
 
 # run_ok DESC CMD [ARG...]: passes when the command exits 0.
 run_ok() {
-	_tap_desc=$1
+	local desc=$1
 	shift
 	if "$@"; then
-		pass "$_tap_desc"
+		pass "$desc"
 	else
-		fail "$_tap_desc"
+		fail "$desc"
 		diag "command failed: $*"
 		return 1
 	fi
@@ -118,6 +135,61 @@ unlike() {
 		return 1
 	else
 		pass "$3"
+	fi
+}
+
+# test_case NAME FUNCTION [ARG...]: run one case in a subshell, so that
+# nothing it changes (variables, FCGI_SOCK, the directory) reaches the next
+# case; its tests are numbered and counted here as if it ran in this shell.
+# The case fails when one of its tests fails or FUNCTION returns non-zero;
+# a non-zero return (or exit) with no failed test is a failed test named
+# NAME.  Processes the case registered with track_pid end with it
+# (case_teardown, in cluster.sh).  A bail_out inside ends the script.
+test_case() {
+	local name=$1 state rc failed=$tap_failed how=go
+	shift
+	state=$(mktemp "${TMPDIR:-/tmp}/tap-case.XXXXXX") ||
+	    bail_out "test_case: mktemp failed"
+	(
+		TAP_STATE=$state
+		tap_save
+		trap 'tap_case_exit $?' EXIT
+		trap 'exit 130' INT
+		trap 'exit 143' TERM HUP
+		! declare -F case_setup >/dev/null || case_setup
+		"$@"
+	)
+	rc=$?
+	[ ! -s "$state" ] || read -r tap_count tap_failed how <"$state"
+	rm -f "$state"
+	[ "$how" != bail ] || exit 1
+	if [ "$rc" -ne 0 ] && [ "$tap_failed" -eq "$failed" ]; then
+		fail "$name"
+		diag "case '$name' ended with status $rc after its last test"
+	elif [ "$tap_failed" -ne "$failed" ]; then
+		diag "case '$name': $((tap_failed - failed)) failed"
+	fi
+	return 0
+}
+
+# The end of a case's subshell, however it ends.
+tap_case_exit() {
+	trap - EXIT
+	! declare -F case_teardown >/dev/null || case_teardown
+	exit "$1"
+}
+
+# test_fixture NAME FUNCTION [ARG...]: run FUNCTION in this shell, so that
+# what it sets up (variables, servers) stays for the cases after it.
+# Those cases rely on it: should it fail (a failed test, a non-zero
+# return), the script bails out rather than report their failures too.
+test_fixture() {
+	local name=$1 failed=$tap_failed rc
+	shift
+	"$@"
+	rc=$?
+	if [ "$rc" -ne 0 ] || [ "$tap_failed" -ne "$failed" ]; then
+		bail_out "fixture '$name' failed (status $rc)"
 	fi
 }
 

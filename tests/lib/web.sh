@@ -1,16 +1,20 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # WEB_PORT, WEB_PID, ... are for the caller
-# tests/lib/web.sh: nginx, Apache and the responder's socket-activated
-# start-ups, run from the shipped configuration files.
+# tests/lib/web.sh: the servers: the responder as a FastCGI server, as
+# spawn-fcgi and systemd start it, and nginx and Apache in front of it,
+# run from the shipped configuration files.
 #
-# Source tap.sh, then pg.sh, then this file; call pg_start, then web_init.
-# Every server gets a minimal top-level configuration written here (a
+# Source tap.sh, then cluster.sh, then this file; call pg_start, then
+# fcgi_start for a responder, or web_init before the web servers.  Every
+# web server gets a minimal top-level configuration written here (a
 # stand-in for Debian's nginx.conf or apache2.conf) that includes the
 # shipped file, templated with web_subst: loopback port, paths in $PG_TMP,
-# the socket, the binary, the settings.  Logs go to $PG_TMP/*.log (pg.sh's
-# trap shows their ends when a test fails); pid files, temp paths and
-# sockets live under $WEB_DIR.  Every process is registered with track_pid,
-# so pg.sh's EXIT trap stops it; web_stop stops one with a bounded wait.
+# the socket, the binary, the settings.  Logs go to $PG_TMP/*.log
+# (cluster.sh's trap shows their ends when a test fails); pid files, temp
+# paths and sockets live under $WEB_DIR.  Every process is registered with
+# track_pid, so cluster.sh's EXIT trap stops it; web_stop stops one with a
+# bounded wait.  stack.sh starts the demo's and the benchmark's responder
+# and nginx with the same functions.
 
 WEB_DIR=		# $PG_TMP/web
 WEB_USER=		# the user the servers' workers run as, when we are root
@@ -21,7 +25,14 @@ WEB_BIN=		# a copy of the responder in $WEB_DIR/sbin
 # How long a server gets to start or to stop, in tenths of a second.
 : "${WEB_WAIT_TENTHS:=150}"
 WEB_MODDIR=${WEB_MODDIR:-/usr/lib/apache2/modules}
-declare -A WEB_PIDS	# server name -> pid
+WEB_PORT_FROM=		# set: web_free_port takes the first free port from it
+# nginx's workers and their connections; the benchmark wants more.
+WEB_NGINX_WORKERS=1
+WEB_NGINX_CONNECTIONS=64
+# How long a responder gets to make its socket, in tenths of a second.
+FCGI_WAIT_TENTHS=50
+declare -gA WEB_PIDS	# server name -> pid
+declare -gA FCGI_PID	# responder name (fcgi_start) -> pid
 
 # web_init: the directory the servers use, reachable by their workers.
 web_init() {
@@ -30,17 +41,11 @@ web_init() {
 	fi
 	WEB_DIR=$PG_TMP/web
 	mkdir -p "$WEB_DIR" || bail_out "cannot create $WEB_DIR"
-	if [ "$(id -u)" -eq 0 ]; then
-		# As root the servers' workers run as www-data, as on Debian,
-		# and must get through $PG_TMP (the cluster's owner's, mode
-		# 0700) to their sockets, to PostgreSQL's socket and to the
-		# CGI program: search permission only, no listing.
-		if id www-data >/dev/null 2>&1; then
-			WEB_USER=www-data
-		else
-			WEB_USER=nobody
-		fi
-		WEB_GROUP=$(id -gn "$WEB_USER")
+	web_pick_user
+	if [ -n "$WEB_USER" ]; then
+		# The workers must get through $PG_TMP (the cluster's owner's,
+		# mode 0700) to their sockets, to PostgreSQL's socket and to
+		# the CGI program: search permission only, no listing.
 		chmod 0711 "$PG_TMP" || bail_out "chmod $PG_TMP failed"
 	fi
 	chmod 0755 "$WEB_DIR"
@@ -49,6 +54,18 @@ web_init() {
 	mkdir -p "$WEB_DIR/sbin"
 	install -m 0755 "$RESPONDER" "$WEB_BIN" ||
 	    bail_out "cannot copy $RESPONDER"
+}
+
+# web_pick_user: as root the servers' workers run as www-data, as on
+# Debian (WEB_USER, WEB_GROUP); otherwise as we do.
+web_pick_user() {
+	[ "$(id -u)" -eq 0 ] || return 0
+	if id www-data >/dev/null 2>&1; then
+		WEB_USER=www-data
+	else
+		WEB_USER=nobody
+	fi
+	WEB_GROUP=$(id -gn "$WEB_USER")
 }
 
 # web_subst FILE FROM TO: replace every FROM (a literal string, on one
@@ -81,16 +98,20 @@ web_port_free() {
 	fi
 }
 
-# web_free_port: a loopback TCP port nothing listens on (a race with other
-# tests remains: the start functions retry on "Address already in use").
+# web_free_port: a loopback TCP port nothing listens on, at random (a race
+# with other tests remains: the start functions retry on "Address already
+# in use"), or the first from $WEB_PORT_FROM up.
 web_free_port() {
-	local p
+	local p=$WEB_PORT_FROM
 	for _ in $(seq 1 100); do
-		p=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000))
+		if [ -z "$WEB_PORT_FROM" ]; then
+			p=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000))
+		fi
 		if web_port_free "$p"; then
 			echo "$p"
 			return 0
 		fi
+		p=$((p + 1))
 	done
 	bail_out "no free loopback port found"
 }
@@ -180,20 +201,24 @@ web_wait_up() {
 
 # ---------------------------------------------------------------- nginx --
 
-# web_need_nginx: skip the whole test when nginx is not installed.
-web_need_nginx() {
-	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] ||
-	    skip_all "nginx not installed (Debian: nginx-light)"
+# web_find_nginx: WEB_NGINX, the nginx binary; 1 when there is none.
+web_find_nginx() {
 	WEB_NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
+	[ -x "$WEB_NGINX" ]
 }
 
-# web_nginx_conf NAME SITE: $WEB_DIR/NAME/nginx.conf, a stand-in for
-# Debian's /etc/nginx/nginx.conf (the same main error log and http-level
-# access log, which the shipped server blocks must override:
-# $PG_TMP/nginx-NAME-error.log and -access.log) that includes SITE as
-# conf.d/ would.
+# web_need_nginx: skip the whole test when nginx is not installed.
+web_need_nginx() {
+	web_find_nginx || skip_all "nginx not installed (Debian: nginx-light)"
+}
+
+# web_nginx_conf DIR SITE LOG: DIR/nginx.conf, a stand-in for Debian's
+# /etc/nginx/nginx.conf (the same main error log and http-level access
+# log, which the shipped server blocks must override: LOG-error.log and
+# LOG-access.log) that includes SITE as conf.d/ would.  Its pid file and
+# temporary files are in DIR.
 web_nginx_conf() {
-	local d=$WEB_DIR/$1 site=$2 user=
+	local d=$1 site=$2 log=$3 user=
 	[ -z "$WEB_USER" ] || user="user $WEB_USER $WEB_GROUP;"
 	mkdir -p "$d/tmp"
 	# The shipped files say "include fastcgi_params;", relative to the
@@ -203,17 +228,17 @@ web_nginx_conf() {
 	cat >"$d/nginx.conf" <<-EOF
 	# Debian's nginx.conf, reduced.
 	$user
-	worker_processes 1;
+	worker_processes $WEB_NGINX_WORKERS;
 	daemon off;
 	pid $d/nginx.pid;
-	error_log $PG_TMP/nginx-$1-error.log;
-	events { worker_connections 64; }
+	error_log $log-error.log;
+	events { worker_connections $WEB_NGINX_CONNECTIONS; }
 	http {
 	    sendfile on;
 	    types_hash_max_size 2048;
 	    include /etc/nginx/mime.types;
 	    default_type application/octet-stream;
-	    access_log $PG_TMP/nginx-$1-access.log;
+	    access_log $log-access.log;
 	    client_body_temp_path $d/tmp/client_body;
 	    fastcgi_temp_path $d/tmp/fastcgi;
 	    proxy_temp_path $d/tmp/proxy;
@@ -225,32 +250,35 @@ web_nginx_conf() {
 }
 
 # web_nginx_test NAME SITE: "nginx -t" of SITE in the stand-in; its output
-# in $PG_TMP/web/NAME/nginx-t.out.  Returns nginx's status.
+# in $WEB_DIR/NAME/nginx-t.out.  Returns nginx's status.
 web_nginx_test() {
 	local d=$WEB_DIR/$1
 	mkdir -p "$d"
-	web_nginx_conf "$1" "$2"
+	web_nginx_conf "$d" "$2" "$PG_TMP/nginx-$1"
 	timeout "$PG_TEST_TIMEOUT" "$WEB_NGINX" -t -p "$d/" -c "$d/nginx.conf" \
 	    -e "$PG_TMP/nginx-$1-error.log" >"$d/nginx-t.out" 2>&1
 }
 
-# web_nginx_start NAME SITEFN: start nginx with the site that "SITEFN PORT
-# FILE" writes into FILE for a free PORT; sets WEB_PORT and WEB_PID.
+# web_nginx_start NAME SITEFN [DIR LOG]: start nginx with the site that
+# "SITEFN PORT FILE" writes into FILE for a free PORT; sets WEB_PORT and
+# WEB_PID.  DIR (default $WEB_DIR/NAME) holds its configuration, pid file
+# and temporary files; LOG-error.log and LOG-access.log (LOG default
+# $PG_TMP/nginx-NAME) are its main logs.
 web_nginx_start() {
-	local name=$1 sitefn=$2 d=$WEB_DIR/$1 port pid
+	local name=$1 sitefn=$2 d=${3:-$WEB_DIR/$1} log=${4:-$PG_TMP/nginx-$1} \
+	    port pid
 	mkdir -p "$d"
 	for _ in 1 2 3; do
 		port=$(web_free_port)
 		"$sitefn" "$port" "$d/site.conf"
-		web_nginx_conf "$name" "$d/site.conf"
+		web_nginx_conf "$d" "$d/site.conf" "$log"
 		: >"$d/start.log"
 		setsid env -i PATH="$PATH" "$WEB_NGINX" -p "$d/" -c "$d/nginx.conf" \
-		    -e "$PG_TMP/nginx-$name-error.log" </dev/null \
-		    >>"$d/start.log" 2>&1 &
+		    -e "$log-error.log" </dev/null >>"$d/start.log" 2>&1 &
 		pid=$!
 		track_pid "$pid"
 		web_wait_up "$name" "$pid" "$port" "$d/start.log" \
-		    "$PG_TMP/nginx-$name-error.log" && return 0
+		    "$log-error.log" && return 0
 	done
 	bail_out "$name: no free port after three tries"
 }
@@ -389,6 +417,83 @@ web_apache_start() {
 
 # ----------------------------------------------------- the responder ---
 
+# web_responder_start SOCKET LOG [VAR=VALUE | -u VAR]... [-- ARG...]:
+# "meetergo-webhook --listen unix:SOCKET ARG..." in the background, its
+# environment changed as given (VAR=VALUE sets, "-u VAR" removes), its
+# standard error appended to LOG.  Waits FCGI_WAIT_TENTHS for the socket;
+# bails out, with the log, when it does not appear.  Sets WEB_PID.
+web_responder_start() {
+	local sock=$1 log=$2 pid unset=() set=()
+	shift 2
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--)	shift; break ;;
+		-u)	unset+=(-u "$2"); shift 2 ;;
+		*)	set+=("$1"); shift ;;
+		esac
+	done
+	env "${unset[@]}" "${set[@]}" "$RESPONDER" --listen "unix:$sock" "$@" \
+	    </dev/null >/dev/null 2>>"$log" &
+	pid=$!
+	track_pid "$pid"
+	WEB_PID=$pid
+	for _ in $(seq 1 "$FCGI_WAIT_TENTHS"); do
+		[ -S "$sock" ] && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	sed 's/^/# /' "$log"
+	bail_out "the responder did not listen on $sock"
+}
+
+# web_responder_stop PID [TENTHS]: SIGTERM (each worker finishes the
+# request in hand), then wait; after TENTHS tenths of a second (without:
+# no bound) what is left, workers included, is killed.  Returns the
+# responder's exit status.
+web_responder_stop() {
+	local pid=$1 rc=0
+	kill -TERM "$pid" 2>/dev/null
+	if [ -n "${2:-}" ]; then
+		for _ in $(seq 1 "$2"); do
+			web_alive "$pid" || break
+			sleep 0.1
+		done
+		if web_alive "$pid"; then
+			pkill -KILL -P "$pid" 2>/dev/null
+			kill -KILL "$pid" 2>/dev/null
+		fi
+	fi
+	wait "$pid" 2>/dev/null || rc=$?
+	untrack_pid "$pid"
+	return "$rc"
+}
+
+# fcgi_start NAME [VAR=VALUE | -u VAR]... [-- ARG...]: a responder serving
+# FastCGI on $PG_TMP/NAME.sock, its standard error in $PG_TMP/NAME.log,
+# its pid in FCGI_PID[NAME].
+fcgi_start() {
+	local name=$1
+	shift
+	web_responder_start "$PG_TMP/$name.sock" "$PG_TMP/$name.log" "$@"
+	FCGI_PID[$name]=$WEB_PID
+}
+
+# fcgi_stop NAME: stop that responder (SIGTERM, as systemd would) and wait
+# for it.
+fcgi_stop() {
+	local pid=${FCGI_PID[$1]:-}
+	[ -n "$pid" ] || return 0
+	web_responder_stop "$pid"
+	unset "FCGI_PID[$1]"
+}
+
+# fcgi_forget NAME: a responder that has exited (and been waited for) is
+# no longer the trap's to stop.
+fcgi_forget() {
+	untrack_pid "${FCGI_PID[$1]:-}"
+	unset "FCGI_PID[$1]"
+}
+
 # web_spawn NAME SOCKET [VAR=VALUE]...: the responder with a listening Unix
 # socket as its standard input, as systemd's StandardInput=socket or
 # spawn-fcgi give it: spawn-fcgi -n (which execs the program, so the pid
@@ -459,84 +564,4 @@ web_sock_for_workers() {
 	if [ -n "$WEB_GROUP" ]; then
 		chgrp "$WEB_GROUP" "$1" && chmod 0660 "$1"
 	fi
-}
-
-# ------------------------------------------------------------ requests --
-
-# web_curl OUT ARG...: curl, bounded, answer body in OUT; prints the status
-# code ("000" when there was no answer).
-web_curl() {
-	local out=$1 code
-	shift
-	code=$(timeout "$PG_TEST_TIMEOUT" curl -sS --max-time 20 -o "$out" \
-	    -w '%{http_code}' "$@" 2>>"$PG_TMP/curl.log") || true
-	echo "${code:-000}"
-}
-
-# web_post URL FILE [CURL-ARG...]: POST FILE as JSON; sets STATUS and BODY.
-WEB_N=0
-# STATUS and BODY are read by the scripts.
-# shellcheck disable=SC2034
-web_post() {
-	local url=$1 file=$2 out
-	shift 2
-	WEB_N=$((WEB_N + 1))
-	out=$PG_TMP/work/web.$WEB_N
-	STATUS=$(web_curl "$out" -H 'Content-Type: application/json' \
-	    -H 'Expect:' --data-binary "@$file" "$@" "$url")
-	BODY=$(cat "$out" 2>/dev/null)
-}
-
-# web_get URL [CURL-ARG...]: GET; sets STATUS and BODY.
-# shellcheck disable=SC2034
-web_get() {
-	local url=$1 out
-	shift
-	WEB_N=$((WEB_N + 1))
-	out=$PG_TMP/work/web.$WEB_N
-	STATUS=$(web_curl "$out" "$@" "$url")
-	BODY=$(cat "$out" 2>/dev/null)
-}
-
-# web_pad_body OUT ID SIZE: a booking_created body of exactly SIZE bytes
-# (a long "pad" member), for the body limits.
-web_pad_body() {
-	local head="{\"webhookType\":\"booking_created\",\"id\":\"$2\",\"pad\":\""
-	{
-		printf '%s' "$head"
-		head -c $(($3 - ${#head} - 2)) /dev/zero | tr '\0' a
-		printf '"}'
-	} >"$1"
-}
-
-# web_stored FILE: how many event rows hold FILE's body (by its key).
-web_stored() {
-	pg_sql "SELECT count(*) FROM meetergo.webhook_events
-	    WHERE event_key = '$(event_key "$1")'"
-}
-
-# web_fixtures_stored LABEL URL [CURL-ARG...]: POST every fixture in
-# $FIXTURES to URL; each must get a 2xx answer and have its event row.
-web_fixtures_stored() {
-	local label=$1 url=$2 f n=0
-	shift 2
-	for f in "$FIXTURES"/*.json; do
-		n=$((n + 1))
-		web_post "$url" "$f" "$@"
-		like "$STATUS $BODY" '^2[0-9][0-9] \{"status":"(stored|duplicate|stale|ignored)"\}$' \
-		    "$label: $(basename "$f"): 2xx"
-		is "$(web_stored "$f")" 1 "$label: $(basename "$f"): stored"
-	done
-	[ "$n" -gt 0 ] || fail "$label: no fixtures in $FIXTURES"
-}
-
-# web_log_clean LABEL SECRET FILE...: none of the files holds SECRET.
-web_log_clean() {
-	local label=$1 secret=$2 f hits=
-	shift 2
-	for f in "$@"; do
-		[ -f "$f" ] || continue
-		grep -qF -- "$secret" "$f" && hits="$hits $(basename "$f")"
-	done
-	is "$hits" "" "$label"
 }

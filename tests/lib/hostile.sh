@@ -1,7 +1,7 @@
 # shellcheck shell=bash
-# tests/integration/hostile-lib.sh: reads hostile.cases for hostile.sh and
-# valgrind.sh.  Source it after tests/lib/pg.sh, once $W (a scratch
-# directory) and $FIXTURES are set; then
+# tests/lib/hostile.sh: reads tests/integration/hostile.cases for
+# hostile.sh and valgrind.sh.  Source it after fixtures.sh, once $W (a
+# scratch directory) and $FIXTURES are set; then
 #
 #   hostile_each FUNCTION
 #
