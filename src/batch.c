@@ -362,13 +362,9 @@ try_batch(struct db *db, struct batch_item **items, size_t n,
 			db_disconnect(db);
 		return settle(db, &t, items, n, err);
 	}
-	if (r == -2) {
+	if (r == -2)
 		refused_all(db, &t, refused, err);
-		if (t.lost) {
-			forget_answers(items, n, NULL);
-			return TRY_UNNAMED;
-		}
-	} else {
+	else {
 		/* Lost, or no answer in time: conn is not to be trusted. */
 		if (t.timed_out)
 			db_fail_timeout(db, err);
@@ -377,7 +373,7 @@ try_batch(struct db *db, struct batch_item **items, size_t n,
 		db_disconnect(db);
 	}
 	forget_answers(items, n, NULL);
-	return TRY_FAILED;
+	return t.lost ? TRY_UNNAMED : TRY_FAILED;
 }
 
 /*

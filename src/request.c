@@ -170,10 +170,9 @@ request_read_body(struct io *io, struct buf *body, struct error *err)
 		    "Content-Length of %zu", want);
 		return -1;
 	}
-	if ((nul = memchr(body->data != NULL ? body->data : "", '\0',
-	    body->len)) != NULL) {
+	if ((nul = memchr(buf_str(body), '\0', body->len)) != NULL) {
 		error_set(err, ERROR_MALFORMED, "", "body contains a NUL byte "
-		    "at offset %zu", (size_t)((char *)nul - body->data));
+		    "at offset %zu", (size_t)((const char *)nul - buf_str(body)));
 		return -1;
 	}
 	return 0;

@@ -11,18 +11,20 @@
 
 #define RETRY_AFTER_SECONDS	"30"
 
-static const struct {
-	enum outcome	 outcome;
+struct answer {
 	int		 status;
 	const char	*word;
-} outcomes[] = {
-	{ OUTCOME_APPLIED,	200,	"stored" },
-	{ OUTCOME_DUPLICATE,	200,	"duplicate" },
-	{ OUTCOME_STALE,	200,	"stale" },
-	{ OUTCOME_IGNORED,	200,	"ignored" },
-	{ OUTCOME_REJECTED,	422,	"rejected" },
-	{ OUTCOME_SPOOLED,	200,	"spooled" },
 };
+
+static const struct answer outcomes[] = {
+	[OUTCOME_APPLIED] =	{ 200,	"stored" },
+	[OUTCOME_DUPLICATE] =	{ 200,	"duplicate" },
+	[OUTCOME_STALE] =	{ 200,	"stale" },
+	[OUTCOME_IGNORED] =	{ 200,	"ignored" },
+	[OUTCOME_REJECTED] =	{ 422,	"rejected" },
+	[OUTCOME_SPOOLED] =	{ 200,	"spooled" },
+};
+static const struct answer unknown = { 500, "unknown" };
 
 /* The one place where a kind of failure becomes an HTTP status. */
 static const int kind_status[] = {
@@ -55,26 +57,24 @@ static const struct {
 	{ 503, "Service Unavailable" },
 };
 
+static const struct answer *
+outcome_answer(enum outcome o)
+{
+	if ((unsigned)o >= sizeof(outcomes) / sizeof(outcomes[0]))
+		return &unknown;
+	return &outcomes[o];
+}
+
 int
 response_status(enum outcome o)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
-		if (outcomes[i].outcome == o)
-			return outcomes[i].status;
-	return 500;
+	return outcome_answer(o)->status;
 }
 
 const char *
 response_word(enum outcome o)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
-		if (outcomes[i].outcome == o)
-			return outcomes[i].word;
-	return "unknown";
+	return outcome_answer(o)->word;
 }
 
 int

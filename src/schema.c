@@ -71,7 +71,8 @@ read_sql(const char *sqldir, const char *name, struct buf *b,
 
 /* Run sql, naming what it was for in the message when it fails. */
 static int
-exec(struct db *db, const char *sql, const char *what, struct error *err)
+run_step(struct db *db, const char *sql, const char *what,
+    struct error *err)
 {
 	struct error e;
 
@@ -160,8 +161,8 @@ schema_apply(struct db *db, const char *sqldir, const char *name,
 	if (read_sql(sqldir, name, &text, err) == -1 ||
 	    db_begin(db, err) == -1)
 		goto done;
-	if (exec(db, buf_str(&text), name, err) == -1 ||
-	    exec(db, "COMMIT", "commit", err) == -1) {
+	if (run_step(db, buf_str(&text), name, err) == -1 ||
+	    run_step(db, "COMMIT", "commit", err) == -1) {
 		db_rollback(db);
 		goto done;
 	}
@@ -278,7 +279,7 @@ schema_migrate(struct db *db, const char *sqldir, int *from, int *to,
 	if (db_begin(db, err) == -1)
 		goto done;
 	for (i = 0; i < sizeof(migrate_begin) / sizeof(migrate_begin[0]); i++)
-		if (exec(db, migrate_begin[i], "setup", err) == -1)
+		if (run_step(db, migrate_begin[i], "setup", err) == -1)
 			goto rollback;
 	if (read_version(db, from, err) == -1)
 		goto rollback;
@@ -286,12 +287,12 @@ schema_migrate(struct db *db, const char *sqldir, int *from, int *to,
 		if (m[i].version <= *from)
 			continue;
 		if (read_sql(sqldir, m[i].name, &text, err) == -1 ||
-		    exec(db, buf_str(&text), m[i].name, err) == -1 ||
+		    run_step(db, buf_str(&text), m[i].name, err) == -1 ||
 		    record_version(db, &m[i], err) == -1)
 			goto rollback;
 		*to = m[i].version;
 	}
-	if (exec(db, "COMMIT", "commit", err) == -1)
+	if (run_step(db, "COMMIT", "commit", err) == -1)
 		goto done;
 	rc = 0;
 	goto done;
