@@ -217,18 +217,18 @@ member_time(struct walk *w, const json_t *obj, const char *path,
 	out->set = 0;
 	if (v == NULL || json_is_null(v))
 		return 0;
+	if (json_is_string(v) && timestamp_parse(json_string_value(v),
+	    out) == 0)
+		return 0;
+	/* The path is spelt out only for the message. */
 	snprintf(where, sizeof(where), "%s%s%s", w->prefix, path, key);
-	if (!json_is_string(v)) {
+	if (!json_is_string(v))
 		error_set(w->err, ERROR_DATA, where, "%s is not a string",
 		    where);
-		return -1;
-	}
-	if (timestamp_parse(json_string_value(v), out) == -1) {
+	else
 		error_set(w->err, ERROR_DATA, where, "%s is not an ISO 8601 "
 		    "date-time: \"%.40s\"", where, json_string_value(v));
-		return -1;
-	}
-	return 0;
+	return -1;
 }
 
 /* Characters, not bytes, in a valid UTF-8 string. */

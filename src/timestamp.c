@@ -1,7 +1,6 @@
 /* Strict ISO 8601 date-times, checked and put in canonical form. */
 #include "config.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "timestamp.h"
@@ -30,6 +29,39 @@ days_in_month(int y, int m)
 	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
 		return 29;
 	return days[m - 1];
+}
+
+/* n as exactly width digits at p; the place after them. */
+static char *
+put_digits(char *p, int n, int width)
+{
+	int i;
+
+	for (i = width - 1; i >= 0; i--) {
+		p[i] = (char)('0' + n % 10);
+		n /= 10;
+	}
+	return p + width;
+}
+
+/*
+ * The canonical text, "YYYY-MM-DDTHH:MM:SS.ffffff+HH:MM", written digit
+ * by digit: snprintf cost more than the rest of the parse.  v holds the
+ * year, month, day, hour, minute, second, microseconds and the offset's
+ * hours and minutes.
+ */
+static void
+canonical(char *t, const int v[9], char sign)
+{
+	static const int	width[9] = { 4, 2, 2, 2, 2, 2, 6, 2, 2 };
+	const char		after[9] = { '-', '-', 'T', ':', ':', '.', sign,
+				    ':', '\0' };
+	int			i;
+
+	for (i = 0; i < 9; i++) {
+		t = put_digits(t, v[i], width[i]);
+		*t++ = after[i];
+	}
 }
 
 int
@@ -76,9 +108,8 @@ timestamp_parse(const char *s, struct timestamp *ts)
 		return -1;
 	if (*p != '\0')
 		return -1;
-	snprintf(ts->text, sizeof(ts->text),
-	    "%04d-%02d-%02dT%02d:%02d:%02d.%06d%c%02d:%02d",
-	    y, mo, d, h, mi, sec, frac, sign, oh, om);
+	canonical(ts->text,
+	    (const int[9]){ y, mo, d, h, mi, sec, frac, oh, om }, sign);
 	ts->set = 1;
 	return 0;
 }
