@@ -38,7 +38,8 @@ fuzz_check_answer(const struct error *err)
 	buf_init(&out, 64 * 1024);
 	io_init_mem(&io, NULL, NULL, 0, &out);
 	if ((rc = response_error(&io, err, 0)) != 0) {
-		fprintf(stderr, "no answer for the error %d \"", err->status);
+		fprintf(stderr, "no answer for the error %s \"",
+		    error_kind_name(err->kind));
 		for (c = (const unsigned char *)err->text; *c != '\0'; c++)
 			if (*c >= 0x20 && *c < 0x7f)
 				fputc(*c, stderr);

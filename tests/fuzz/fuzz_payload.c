@@ -7,11 +7,11 @@
 
 #include <jansson.h>
 
-#include "db.h"
 #include "error.h"
 #include "fuzz.h"
 #include "payload.h"
 #include "response.h"
+#include "row.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -64,7 +64,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(ev.root != NULL && ev.type_name != NULL);
 		/* What is sent: the payload, and the row to apply. */
 		check_text(&ev);
-		row = db_event_row(&ev);
+		row = row_json(&ev);
 		if (row != NULL) {
 			json_t *r = json_loads(row, JSON_REJECT_DUPLICATES,
 			    NULL);

@@ -72,7 +72,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s.tokens[0] = token1;
 	s.tokens[1] = token2;
 	s.ntokens = 2;
-	s.signing_secrets = secret;
+	error_init(&err);
+	CHECK(settings_set_signing_secrets(&s, secret, &err) == 0);
 	buf_init(&out, 64 * 1024);
 	io_init_mem(&io, envp, (const char *)body,
 	    (size_t)(data + size - body), &out);
