@@ -27,7 +27,8 @@ int	auth_check_token(const struct settings *, const char *query_string,
  * entry of the webhook-signature header must be the HMAC-SHA256 of
  * "<webhook-id>.<webhook-timestamp>.<body>" under one of the secrets, and
  * the timestamp must be within five minutes of now.  0 when it is, or when
- * no secret is configured; -1 with err set (ERROR_UNAUTHORIZED) otherwise.
+ * no secret is configured; -1 with err set otherwise (ERROR_UNAUTHORIZED,
+ * or ERROR_INTERNAL when libcrypto fails).
  */
 int	auth_check_signature(const struct settings *, const char *webhook_id,
 	    const char *webhook_timestamp, const char *webhook_signature,

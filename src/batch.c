@@ -373,7 +373,8 @@ try_batch(struct db *db, struct batch_item **items, size_t n,
 		db_disconnect(db);
 	}
 	forget_answers(items, n, NULL);
-	return t.lost ? TRY_UNNAMED : TRY_FAILED;
+	/* Lost or late, the connection decides: a statement gone is moot. */
+	return t.lost && r == -2 ? TRY_UNNAMED : TRY_FAILED;
 }
 
 /*

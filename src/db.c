@@ -260,50 +260,71 @@ send_query(PGconn *conn, const char *sql, int nparams,
 	    0);
 }
 
+/*
+ * Every result of what was sent, each statement within its timeout: the
+ * first failure, else the last result, into *keep.  -1 when the
+ * connection failed or (*timed_out) the deadline passed.
+ */
+static int
+read_results(struct db *db, PGconn *conn, PGresult **keep, int *timed_out)
+{
+	PGresult	*res;
+	long		 deadline;
+
+	for (deadline = db_deadline(db);; deadline = db_deadline(db)) {
+		if (pq_wait(conn, deadline, timed_out) == -1)
+			return -1;
+		if ((res = PQgetResult(conn)) == NULL)
+			return 0;
+		if (*keep == NULL ||
+		    PQresultStatus(*keep) != PGRES_FATAL_ERROR) {
+			PQclear(*keep);
+			*keep = res;
+		} else
+			PQclear(res);
+	}
+}
+
 PGresult *
 db_exec(struct db *db, const char *sql, int nparams,
     const char *const *params, struct error *err)
 {
 	PGconn		*conn;
-	PGresult	*res, *keep = NULL;
+	PGresult	*res = NULL;
 	enum error_kind	 kind;
-	long		 deadline;
 	int		 timed_out = 0;
 
 	if ((conn = db_pgconn(db, err)) == NULL)
 		return NULL;
-	if (!send_query(conn, sql, nparams, params))
-		goto failed;
-	/* Each statement of sql may take its timeout. */
-	for (deadline = db_deadline(db);; deadline = db_deadline(db)) {
-		if (pq_wait(conn, deadline, &timed_out) == -1)
-			goto failed;
-		if ((res = PQgetResult(conn)) == NULL)
-			break;
-		/* The first failure, else the last result. */
-		if (keep == NULL || PQresultStatus(keep) != PGRES_FATAL_ERROR) {
-			PQclear(keep);
-			keep = res;
-		} else
-			PQclear(res);
-	}
-	if (keep != NULL && (PQresultStatus(keep) == PGRES_TUPLES_OK ||
-	    PQresultStatus(keep) == PGRES_COMMAND_OK))
-		return keep;
-	/* No event's data is at stake here: a refusal is no ERROR_DATA. */
-	kind = db_classify(keep);
-	db_fail(db, keep, kind == ERROR_DATA ? ERROR_INTERNAL : kind, err);
-	if (kind == ERROR_TRANSIENT)
+	if (!send_query(conn, sql, nparams, params) ||
+	    read_results(db, conn, &res, &timed_out) == -1) {
+		if (timed_out)
+			db_fail_timeout(db, err);
+		else
+			db_fail(db, NULL, ERROR_TRANSIENT, err);
 		db_disconnect(db);
-	PQclear(keep);
-	return NULL;
-failed:
-	PQclear(keep);
-	if (timed_out)
-		db_fail_timeout(db, err);
-	else
-		db_fail(db, NULL, ERROR_TRANSIENT, err);
-	db_disconnect(db);
+		goto fail;
+	}
+	switch (res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR) {
+	case PGRES_TUPLES_OK:
+	case PGRES_COMMAND_OK:
+		return res;
+	case PGRES_FATAL_ERROR:
+		/* No event's data is at stake here: a refusal is no DATA. */
+		kind = db_classify(res);
+		db_fail(db, res, kind == ERROR_DATA ? ERROR_INTERNAL : kind,
+		    err);
+		if (kind == ERROR_TRANSIENT)
+			db_disconnect(db);
+		break;
+	default:
+		/* An empty query, a COPY: nothing we ever send. */
+		error_set(err, ERROR_INTERNAL, "", "database answered %s",
+		    PQresStatus(PQresultStatus(res)));
+		break;
+	}
+fail:
+	PQclear(res);
 	return NULL;
 }
 

@@ -12,13 +12,16 @@
  * it broken.  db_new borrows the settings, which must outlive the db.
  * libpq itself stays behind db.c and its neighbours (pq.h).
  *
- * The retry policy, in one place (db_retry): a statement or batch that
- * fails because its connection failed (ERROR_TRANSIENT: the server
- * restarted or went away, a failover, a deadlock) gets one more try on a
- * new connection.  Nothing else is tried again here: a timeout or an
- * overload (ERROR_BUSY) is answered 503 or spooled by the handler, an
- * event whose data the database refuses (ERROR_DATA) is kept as rejected
- * by the batch, and the spool keeps a file while the cause is transient.
+ * The retry policy: a batch, or the health check, that fails because
+ * its connection failed (ERROR_TRANSIENT: the server restarted or went
+ * away, a failover, a deadlock) gets one more try on a new connection
+ * (db_retry says when).  A statement inside an explicit transaction
+ * (replay, migrate) is not tried again: the transaction is gone with the
+ * connection.  A timeout or an overload (ERROR_BUSY) is answered 503 or
+ * spooled by the handler; within a batch, an event whose data the
+ * database refuses (ERROR_DATA) is kept as rejected and the others are
+ * sent again without it (batch.c); the spool keeps a file while the cause
+ * is transient.
  */
 struct db;
 

@@ -16,7 +16,7 @@ enum error_kind {
 	ERROR_TOO_LARGE,	/* the body is over the limit */
 	ERROR_MEDIA_TYPE,	/* not application/json in utf-8 */
 	ERROR_MALFORMED,	/* not JSON, not an event, a bad length */
-	/* The data of an event is refused; the event is kept as rejected. */
+	/* The data of an event is refused; it is kept as rejected if it can. */
 	ERROR_DATA,
 	/* It cannot be stored now, and may be later (spool, or try again). */
 	ERROR_TRANSIENT,	/* the connection failed: a new one may do */

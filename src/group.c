@@ -87,14 +87,15 @@ release(struct group *g)
 
 int
 group_store(struct group *g, const char *event_key, const struct event *ev,
-    const struct error *refused, enum outcome *outcome, long *deliveries,
+    struct error *refused, enum outcome *outcome, long *deliveries,
     struct error *err)
 {
 	struct waiter	 self, *w, *next;
 	size_t		 n, i, bytes;
 
 	/* The encoding is done here, in parallel, not by the leader. */
-	if (batch_item_init(&self.item, event_key, ev, refused, err) == -1)
+	if (batch_item_init(&self.item, event_key, ev,
+	    error_isset(refused) ? refused : NULL, err) == -1)
 		return -1;
 	self.state = QUEUED;
 	self.next = NULL;
@@ -132,14 +133,11 @@ group_store(struct group *g, const char *event_key, const struct event *ev,
 	}
 	pthread_mutex_unlock(&g->lock);
 
+	*refused = self.item.refused;
 	if (self.item.rc == 0) {
-		*outcome = self.item.outcome;
+		*outcome = error_isset(refused) ? OUTCOME_REJECTED :
+		    self.item.outcome;
 		*deliveries = self.item.deliveries;
-		/* Kept as rejected: the reason is the answer. */
-		if (error_isset(&self.item.refused)) {
-			*outcome = OUTCOME_REJECTED;
-			*err = self.item.refused;
-		}
 	} else
 		*err = self.item.err;
 	batch_item_release(&self.item);

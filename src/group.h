@@ -33,13 +33,14 @@ void		 group_free(struct group *);
 
 /*
  * Store one delivery, as batch_store does, in the next transaction to
- * commit; returns once that commit is durable.  0 with *outcome and
- * *deliveries set (OUTCOME_REJECTED with err set to the reason when it
- * was kept as rejected: refused, when given, or the database's), or -1
- * with err set (see batch_store).
+ * commit; returns once that commit is durable.  refused says why the
+ * event is to be kept as rejected (nothing set: it is not), and comes
+ * back with the database's reason when the database refused its data.
+ * 0 with *outcome and *deliveries set (OUTCOME_REJECTED when refused),
+ * or -1 with err set (see batch_store).
  */
 int		 group_store(struct group *, const char *event_key,
-		    const struct event *ev, const struct error *refused,
+		    const struct event *ev, struct error *refused,
 		    enum outcome *outcome, long *deliveries, struct error *err);
 
 /* schema_check, between two batches. */

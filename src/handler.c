@@ -103,13 +103,14 @@ store_body(struct handler *h, const char *body, size_t len, int may_spool,
     enum outcome *outcome, struct error *err)
 {
 	struct event	 ev;
-	struct error	 serr;
+	struct error	 serr, reason;
 	char		 key[DIGEST_HEX_LEN];
 	long		 deliveries = 0;
-	int		 rc = -1, refused = 0;
+	int		 rc = -1;
 
 	event_init(&ev);
 	error_init(&serr);
+	error_init(&reason);	/* why the event is kept as rejected */
 	if (digest_sha256_hex(body, len, key) == -1) {
 		error_set(err, ERROR_INTERNAL, "", "SHA-256 failed");
 		log_failure(NULL, NULL, "failed", err);
@@ -122,13 +123,14 @@ store_body(struct handler *h, const char *body, size_t len, int may_spool,
 			goto done;
 		}
 		/* A malformed known event is kept, as rejected. */
-		refused = 1;
+		reason = *err;
+		error_init(err);
 	}
-	if (group_store(h->group, key, &ev, refused ? err : NULL, outcome,
-	    &deliveries, &serr) == 0) {
+	if (group_store(h->group, key, &ev, &reason, outcome, &deliveries,
+	    &serr) == 0) {
 		atomic_store(&h->db_up, 1);
 		if (*outcome == OUTCOME_REJECTED) {
-			*err = serr;
+			*err = reason;
 			log_failure(&ev, key, response_word(*outcome), err);
 		} else
 			log_event(ev.type_name, ev.id, key,
@@ -139,9 +141,13 @@ store_body(struct handler *h, const char *body, size_t len, int may_spool,
 	}
 	if (error_is_transient(&serr))
 		atomic_store(&h->db_up, 0);
-	/* Spooled, a malformed event is still answered as rejected. */
 	if (spool_body(h, &ev, key, body, len, may_spool, &serr, err) == 0) {
-		*outcome = refused ? OUTCOME_REJECTED : OUTCOME_SPOOLED;
+		/* Spooled, an event refused is still answered as rejected. */
+		*outcome = OUTCOME_SPOOLED;
+		if (error_isset(&reason)) {
+			*outcome = OUTCOME_REJECTED;
+			*err = reason;
+		}
 		rc = 0;
 	}
 done:

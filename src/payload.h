@@ -78,10 +78,10 @@ void	event_release(struct event *);
 /*
  * Decode buf into ev, which the caller releases in every case.  Returns 0
  * for an event to store (type EVENT_UNKNOWN is stored as ignored), or -1
- * with err set: 400 when the body is not a JSON object naming its event
- * (ev->root is NULL then), 422 when a known event is malformed (ev->root
- * and ev->type_name are set so that it can be kept as rejected), 500 when
- * out of memory.  Unless keep_secret, the appointment "secret" is removed
+ * with err set: ERROR_MALFORMED when the body is not a JSON object naming
+ * its event (ev->root is NULL then), ERROR_DATA when a known event is
+ * malformed (ev->root and ev->type_name are set so that it can be kept as
+ * rejected), ERROR_INTERNAL when out of memory.  Unless keep_secret, the appointment "secret" is removed
  * from ev->root.  Whenever ev->root is set, so is ev->text: the body's
  * own text with the secret cut out, which equals ev->root as JSON.
  */

@@ -22,15 +22,18 @@ struct db {
 /*
  * The settings the guarantees rest on, for the transaction in progress
  * only (set_config's third argument): a statement timeout, and
- * synchronous_commit on, so that a 200 means the event is durable
- * whatever the server's default.  Set at the head of every transaction,
- * they reach PostgreSQL through a pooler in transaction or session mode,
- * which options at connect time do not (PgBouncer refuses them), and no
- * pooled server connection keeps them for its next client.  $1 is the
- * db's timeout.
+ * synchronous_commit at least on (a stronger remote_apply is kept), so
+ * that a 200 means the event is durable whatever the server's default.
+ * Set at the head of every transaction, they reach PostgreSQL through a
+ * pooler in transaction or session mode, which options at connect time
+ * do not (PgBouncer refuses them), and no pooled server connection keeps
+ * them for its next client.  $1 is the db's timeout.
  */
 #define DB_SETTINGS_SQL	"SELECT set_config('statement_timeout', $1, true), " \
-			"set_config('synchronous_commit', 'on', true)"
+			"set_config('synchronous_commit', CASE WHEN " \
+			"current_setting('synchronous_commit') IN " \
+			"('off', 'local') THEN 'on' ELSE " \
+			"current_setting('synchronous_commit') END, true)"
 
 /*
  * The open connection, connecting if needed; NULL with err set
@@ -80,9 +83,9 @@ int		 db_begin(struct db *, struct error *err);
 /* End the transaction in progress, if the connection is still there. */
 void		 db_rollback(struct db *);
 /*
- * The server connection did not keep our named statement (42P05, 26000
- * after it was prepared): a pooler in transaction mode shares server
- * connections between its clients.  From now on every statement is sent
+ * The server connection did not keep our named statement (26000) or
+ * already has one of that name (42P05): a pooler in transaction mode
+ * shares server connections between its clients.  From now on every statement is sent
  * unnamed.  1 when res says so (and the switch is made), else 0.
  */
 int		 db_statement_lost(struct db *, const PGresult *res);

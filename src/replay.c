@@ -45,12 +45,13 @@ replay_one(struct db *db, const char *key, const char *text, int keep_secret,
 	    "SELECT meetergo.apply_event($1, $2::jsonb, $3::jsonb)";
 	PGresult	*res;
 	struct event	 ev;
-	struct error	 perr;
+	struct error	 perr, e;
 	char		*row = NULL;
 	int		 rc = -1;
 
 	event_init(&ev);
 	error_init(&perr);
+	error_init(&e);
 	if (payload_decode(text, strlen(text), keep_secret, &ev,
 	    &perr) == -1 || ev.type == EVENT_UNKNOWN) {
 		log_warn("replay: event %.12s no longer decodes: %s", key,
@@ -63,8 +64,11 @@ replay_one(struct db *db, const char *key, const char *text, int keep_secret,
 		goto done;
 	}
 	if ((res = db_exec(db, apply, 3, (const char *[]){ key, text, row },
-	    err)) == NULL)
+	    &e)) == NULL) {
+		error_set(err, e.kind, "", "replay of event %.12s: %s", key,
+		    e.text);
 		goto done;
+	}
 	rc = strcmp(PQgetvalue(res, 0, 0), "applied") == 0;
 	PQclear(res);
 done:
@@ -87,8 +91,8 @@ replay_fetch(struct db *db, int keep_secret, long *applied,
 	for (i = 0; i < n; i++) {
 		if ((r = replay_one(db, PQgetvalue(res, i, 0),
 		    PQgetvalue(res, i, 1), keep_secret, err)) == -1) {
-			PQclear(res);
-			return -1;
+			n = -1;
+			break;
 		}
 		*applied += r;
 	}

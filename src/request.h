@@ -19,16 +19,17 @@ enum method	request_method(const char *request_method);
 
 /*
  * 0 when ct is application/json, in any case, with no charset parameter
- * or charset=utf-8; else -1 with err set to 415.
+ * or charset=utf-8; else -1 with err set to ERROR_MEDIA_TYPE.
  */
 int	request_check_content_type(const char *ct, struct error *err);
 
 /*
  * Read the body announced by CONTENT_LENGTH into body, whose max is the
- * limit.  Refuses, with err set: no or empty CONTENT_LENGTH (411), one that
- * is not plain digits (400), one over the limit (413, before reading any
- * of the body), more bytes than the limit (413, reading no further), a
- * byte count that differs from CONTENT_LENGTH (400), a NUL byte (400).
+ * limit.  Refuses, with err set: no or empty CONTENT_LENGTH
+ * (ERROR_LENGTH_REQUIRED), one that is not plain digits (ERROR_MALFORMED),
+ * one over the limit (ERROR_TOO_LARGE, before reading any of the body),
+ * more bytes than the limit (ERROR_TOO_LARGE, reading no further), a byte
+ * count that differs from CONTENT_LENGTH or a NUL byte (ERROR_MALFORMED).
  */
 int	request_read_body(struct io *, struct buf *body, struct error *err);
 

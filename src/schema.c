@@ -70,17 +70,29 @@ read_sql(const char *sqldir, const char *name, struct buf *b,
 }
 
 /* Run sql, naming what it was for in the message when it fails. */
+static PGresult *
+run_query(struct db *db, const char *sql, const char *what,
+    struct error *err)
+{
+	PGresult	*res;
+	struct error	 e;
+
+	error_init(&e);
+	if ((res = db_exec(db, sql, 0, NULL, &e)) == NULL)
+		error_set(err, e.kind, "", "%s: %s", what, e.text);
+	return res;
+}
+
 static int
 run_step(struct db *db, const char *sql, const char *what,
     struct error *err)
 {
-	struct error e;
+	PGresult *res;
 
-	error_init(&e);
-	if (db_command(db, sql, &e) == 0)
-		return 0;
-	error_set(err, e.kind, "", "%s: %s", what, e.text);
-	return -1;
+	if ((res = run_query(db, sql, what, err)) == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
 }
 
 static int
@@ -91,8 +103,9 @@ read_version(struct db *db, int *version, struct error *err)
 	long		 v = 0;
 	int		 rc = -1;
 
-	if ((res = db_exec(db, "SELECT coalesce(max(version), 0)::text "
-	    "FROM meetergo.schema_version", 0, NULL, err)) == NULL)
+	if ((res = run_query(db, "SELECT coalesce(max(version), 0)::text "
+	    "FROM meetergo.schema_version", "reading the schema version",
+	    err)) == NULL)
 		return -1;
 	if (parse_long(PQgetvalue(res, 0, 0), 0, SCHEMA_MAX_FILES, &v,
 	    &errstr) == -1) {
@@ -254,14 +267,17 @@ free_migrations(struct migration *m, size_t n)
 }
 
 /* Two operators migrating at once take turns. */
-static const char *const migrate_begin[] = {
-	"SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY ")",
-	"SET LOCAL client_min_messages = warning",
-	"CREATE SCHEMA IF NOT EXISTS meetergo",
-	"CREATE TABLE IF NOT EXISTS meetergo.schema_version ("
-	    "version integer PRIMARY KEY, "
+static const struct {
+	const char	*what;
+	const char	*sql;
+} migrate_begin[] = {
+	{ "lock", "SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY ")" },
+	{ "set", "SET LOCAL client_min_messages = warning" },
+	{ "schema", "CREATE SCHEMA IF NOT EXISTS meetergo" },
+	{ "schema_version", "CREATE TABLE IF NOT EXISTS "
+	    "meetergo.schema_version (version integer PRIMARY KEY, "
 	    "name text NOT NULL, "
-	    "applied_at timestamptz NOT NULL DEFAULT now())",
+	    "applied_at timestamptz NOT NULL DEFAULT now())" },
 };
 
 int
@@ -279,7 +295,8 @@ schema_migrate(struct db *db, const char *sqldir, int *from, int *to,
 	if (db_begin(db, err) == -1)
 		goto done;
 	for (i = 0; i < sizeof(migrate_begin) / sizeof(migrate_begin[0]); i++)
-		if (run_step(db, migrate_begin[i], "setup", err) == -1)
+		if (run_step(db, migrate_begin[i].sql, migrate_begin[i].what,
+		    err) == -1)
 			goto rollback;
 	if (read_version(db, from, err) == -1)
 		goto rollback;

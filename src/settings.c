@@ -180,9 +180,16 @@ settings_load(struct settings *s, struct error *err)
 	if ((v = env("MEETERGO_WEBHOOK_TOKEN")) != NULL &&
 	    parse_tokens(s, v, err) == -1)
 		goto fail;
-	if ((v = env("MEETERGO_WEBHOOK_SIGNING_SECRET")) != NULL &&
-	    settings_set_signing_secrets(s, v, err) == -1)
-		goto fail;
+	if ((v = env("MEETERGO_WEBHOOK_SIGNING_SECRET")) != NULL) {
+		if (settings_set_signing_secrets(s, v, err) == -1)
+			goto fail;
+		/* Set but blank must not turn signatures off. */
+		if (s->nsigning_keys == 0) {
+			error_set(err, ERROR_INTERNAL, "", "MEETERGO_WEBHOOK_"
+			    "SIGNING_SECRET holds no secret");
+			goto fail;
+		}
+	}
 	if (env_long("MEETERGO_WEBHOOK_MAX_BODY", 1024, 64L * 1024 * 1024,
 	    &s->max_body, err) == -1)
 		goto fail;

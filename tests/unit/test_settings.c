@@ -144,6 +144,8 @@ test_signing_secret_bad(void **state)
 	load_fails("MEETERGO_WEBHOOK_SIGNING_SECRET",
 	    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_abc");
 	load_fails("MEETERGO_WEBHOOK_SIGNING_SECRET", "whsec_");
+	/* Set but blank: refused, not read as "no signatures". */
+	load_fails("MEETERGO_WEBHOOK_SIGNING_SECRET", "   ");
 	load_fails("MEETERGO_WEBHOOK_SIGNING_SECRET",
 	    "b3RoZXI= b3RoZXI= b3RoZXI= b3RoZXI= b3RoZXI= b3RoZXI= "
 	    "b3RoZXI= b3RoZXI= b3RoZXI=");
