@@ -42,6 +42,7 @@ PG_OWNER_DSN=		# the schema owner's, once migrate switched the responder
 PG_BINDIR=${PG_BINDIR:-}
 PG_RUNAS=
 PG_PIDS=()		# responders and background jobs to stop in the trap
+PG_CLUSTERS=()		# other clusters' directories, stopped in the trap too
 
 # The directory holding initdb and pg_ctl: PG_BINDIR, pg_config's, the
 # newest Debian one, or PATH.
@@ -257,6 +258,12 @@ pg_postmaster_pid() {
 	head -n 1 "$PG_DATA/postmaster.pid" 2>/dev/null
 }
 
+# pg_track_cluster DIR: stop the cluster in DIR in the trap too (a
+# standby; $PG_DATA is always stopped).
+pg_track_cluster() {
+	PG_CLUSTERS+=("$1")
+}
+
 # track_pid PID: stop this process in the trap too.
 track_pid() {
 	PG_PIDS+=("$1")
@@ -310,7 +317,7 @@ case_teardown() {
 }
 
 pg_cleanup() {
-	local rc=$? pid f
+	local rc=$? pid f d
 	trap - EXIT INT TERM HUP
 	for pid in "${PG_PIDS[@]}"; do
 		kill -TERM "$pid" 2>/dev/null
@@ -318,10 +325,12 @@ pg_cleanup() {
 	for pid in "${PG_PIDS[@]}"; do
 		wait "$pid" 2>/dev/null
 	done
-	if pg_running; then
-		pg_as_owner "$PG_BINDIR/pg_ctl" -D "$PG_DATA" -m immediate -w \
-		    -t "$PG_TEST_TIMEOUT" stop >/dev/null 2>&1
-	fi
+	for d in "$PG_DATA" "${PG_CLUSTERS[@]}"; do
+		if [ -n "$d" ] && [ -f "$d/postmaster.pid" ]; then
+			pg_as_owner "$PG_BINDIR/pg_ctl" -D "$d" -m immediate \
+			    -w -t "$PG_TEST_TIMEOUT" stop >/dev/null 2>&1
+		fi
+	done
 	if [ -n "$PG_TMP" ] && [ -d "$PG_TMP" ]; then
 		# The logs explain a failure; show their ends with it.
 		if [ "$rc" -ne 0 ]; then

@@ -126,8 +126,9 @@ declare -gA LOAD_PIDS	# load name -> its clients' pids
 # the other, pausing PACE seconds (0: none) after each request; returns at
 # once.  Body N of the list goes to client N % CLIENTS and to socket
 # N % SOCKETS: with as many clients as sockets, each client has its own.
-# load_wait NAME waits for them.  Loads of different names may run at the
-# same time.
+# A "socket" that is an http:// URL is posted to with curl, through the
+# web server there.  load_wait NAME waits for them.  Loads of different
+# names may run at the same time.
 load_start() {
 	local name=$1 clients=$2 pace=$3 list=$4 c pids=
 	shift 4
@@ -152,11 +153,9 @@ load_client() {
 	while IFS= read -r f; do
 		if [ $((i % clients)) -eq "$c" ]; then
 			t0=${EPOCHREALTIME/./}
-			fcgi_request "${socks[$((i % ${#socks[@]}))]}" \
-			    POST "$f" HTTP_X_WEBHOOK_TOKEN="$TEST_TOKEN" \
-			    >"$out" 2>>"$PG_TMP/load/$name.err"
+			st=$(load_post "${socks[$((i % ${#socks[@]}))]}" \
+			    "$f" "$out" 2>>"$PG_TMP/load/$name.err")
 			t1=${EPOCHREALTIME/./}
-			st=$(resp_status "$out")
 			word=$(answer_word "$out")
 			echo "$f ${st:-none} $(((t1 - t0) / 1000)) $word" >>"$res"
 			[ "$pace" = 0 ] || sleep "$pace"
@@ -165,12 +164,35 @@ load_client() {
 	done <"$list"
 }
 
+# load_post SOCKET|URL FILE OUT: one delivery of FILE with the test's
+# token, over FastCGI or through a web server; the answer (the body alone
+# from a web server) in OUT; prints the status ("000" when a web server
+# gave none).
+load_post() {
+	case $1 in
+	http://*)
+		web_curl "$3" -H 'Content-Type: application/json' -H 'Expect:' \
+		    -H "X-Webhook-Token: $TEST_TOKEN" --data-binary "@$2" "$1"
+		;;
+	*)
+		fcgi_request "$1" POST "$2" HTTP_X_WEBHOOK_TOKEN="$TEST_TOKEN" \
+		    >"$3"
+		resp_status "$3"
+		;;
+	esac
+}
+
 # answer_word FILE: the "status" or "error" member of an answer, its
-# first 40 characters with "_" for blanks; "-" when there is none.
+# first 40 characters with "_" for blanks; "-" when there is none.  In
+# bash alone: a load runs it for every request, and on a loaded machine
+# each process more makes every request slower.
 answer_word() {
-	local w
-	w=$(sed -n 's/.*"\(status\|error\)":"\([^"]*\)".*/\2/p' "$1" |
-	    head -n 1 | cut -c 1-40 | tr ' ' _)
+	local body= w=
+	IFS= read -r -d '' body <"$1"
+	if [[ $body =~ \"(status|error)\":\"([^\"]*)\" ]]; then
+		w=${BASH_REMATCH[2]:0:40}
+		w=${w// /_}
+	fi
 	echo "${w:--}"
 }
 
