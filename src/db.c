@@ -26,6 +26,12 @@ db_new(const struct settings *s)
 }
 
 void
+db_unnamed(struct db *db)
+{
+	db->prepare = 0;
+}
+
+void
 db_disconnect(struct db *db)
 {
 	PQfinish(db->conn);

@@ -27,6 +27,14 @@ struct db;
 
 struct db	*db_new(const struct settings *);
 void		 db_free(struct db *);
+/*
+ * Send every statement unnamed, whatever MEETERGO_WEBHOOK_PREPARE says:
+ * for a process that serves one request on its connection (plain CGI),
+ * where a named statement saves nothing and, through a pooler in
+ * transaction mode, fails on every server connection that another
+ * process prepared it on.
+ */
+void		 db_unnamed(struct db *);
 
 /*
  * Connect if needed and describe, for meetergo-webhookctl check, the

@@ -87,6 +87,8 @@ run_cgi(void)
 		service_close(&svc);
 		return 0;
 	}
+	/* One request, one connection: nothing to prepare for. */
+	db_unnamed(svc.db);
 	buf_init(&body, (size_t)svc.settings.max_body);
 	handler_serve(&svc.handler, &io, &body);
 	/* The answer is complete once stdout closes; then help the spool. */
