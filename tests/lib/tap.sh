@@ -162,6 +162,8 @@ test_case() {
 	rc=$?
 	[ ! -s "$state" ] || read -r tap_count tap_failed how <"$state"
 	rm -f "$state"
+	# Inside an outer case, the counts go on out.
+	tap_save "$how"
 	[ "$how" != bail ] || exit 1
 	if [ "$rc" -ne 0 ] && [ "$tap_failed" -eq "$failed" ]; then
 		fail "$name"
