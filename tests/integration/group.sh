@@ -1,11 +1,13 @@
 #!/bin/bash
+# shellcheck disable=SC2317 # the cases run through test_case
 # group.sh: the requests a responder has in hand share one commit.  While
 # a writer lock holds the first store back, the others queue; once it is
 # released they are committed together: every one answered for itself,
 # a refused event taken out without failing its neighbours, duplicates
 # told apart within one transaction, a lost connection retried, and
 # SIGTERM waiting for all of them.  The rows' xmin (the inserting
-# transaction) shows how many commits there were.
+# transaction) shows how many commits there were.  Every case has
+# bookings of its own; those that change the responder start their own.
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 # shellcheck source=tests/lib/tap.sh
@@ -29,7 +31,8 @@ GOOD=$FIXTURES/booking_created.flat.json
 # One worker, up to 32 requests in hand: a wave of up to 31 requests
 # behind a held one is one batch.  The statement timeout leaves the test
 # time to hold the lock on a slow machine.
-fcgi_start grp MEETERGO_WEBHOOK_THREADS=32 MEETERGO_WEBHOOK_DB_TIMEOUT_MS=30000
+GROUPED=(MEETERGO_WEBHOOK_THREADS=32 MEETERGO_WEBHOOK_DB_TIMEOUT_MS=30000)
+test_fixture "the responder" fcgi_start grp "${GROUPED[@]}"
 FCGI_SOCK=$PG_TMP/grp.sock
 
 # lock_hold: another session locks webhook_events against writes, until
@@ -82,12 +85,12 @@ wave() {
 		    HTTP_X_WEBHOOK_TOKEN="$TEST_TOKEN" \
 		    >"$W/$name.$n" 2>>"$PG_TMP/cgi-fcgi.log" &
 		pids+=($!)
-		if [ $n = 1 ]; then
+		if [ "$n" = 1 ]; then
 			for _ in $(seq 1 200); do
 				[ "$(waiting_on_lock)" = 1 ] && held=1 && break
 				sleep 0.05
 			done
-			[ $held = 1 ] ||
+			[ "$held" = 1 ] ||
 			    bail_out "wave $name: the first store did not wait"
 		fi
 	done
@@ -145,236 +148,271 @@ count_commits() {
 
 # --- a wave of new bookings: one commit for those that queued -------------
 
-mapfile -t files < <(bodies g 30)
-held_wave g "${files[@]}"
-is "$(tally g)" \
-    '30 200 {"status":"stored"}' "30 at once: each answered 200 stored"
-is "$(pg_sql "SELECT count(*) FROM meetergo.webhook_events e
-	JOIN meetergo.bookings b ON b.id = e.booking_id
-	WHERE e.booking_id LIKE 'g-%' AND e.outcome = 'applied'")" 30 \
-    "30 at once: 30 events applied, 30 bookings"
-commits=$(count_commits 'g-%')
-diag "30 events in $commits commits"
-ok "$([ "$commits" -le 3 ]; echo $?)" \
-    "30 at once: the 29 queued behind the first share commits ($commits for 30)"
-is "$(pg_sql "SELECT count(*) FROM meetergo.booking_attendees
-	WHERE booking_id LIKE 'g-%'")" 30 "30 at once: their attendees stored"
+wave_of_new() {
+	local files commits
+	mapfile -t files < <(bodies g 30)
+	held_wave g "${files[@]}"
+	is "$(tally g)" \
+	    '30 200 {"status":"stored"}' "30 at once: each answered 200 stored"
+	is "$(pg_sql "SELECT count(*) FROM meetergo.webhook_events e
+		JOIN meetergo.bookings b ON b.id = e.booking_id
+		WHERE e.booking_id LIKE 'g-%' AND e.outcome = 'applied'")" 30 \
+	    "30 at once: 30 events applied, 30 bookings"
+	commits=$(count_commits 'g-%')
+	diag "30 events in $commits commits"
+	ok "$([ "$commits" -le 3 ]; echo $?)" \
+	    "30 at once: the 29 queued behind the first share commits ($commits for 30)"
+	is "$(pg_sql "SELECT count(*) FROM meetergo.booking_attendees
+		WHERE booking_id LIKE 'g-%'")" 30 "30 at once: their attendees stored"
+}
+test_case "a wave of new bookings" wave_of_new
 
 # --- large bodies: a batch stops at a megabyte -----------------------------
 
-LARGE=$FIXTURES/booking_created.flat.large-group.json
-mapfile -t files < <(bodies big 20 "$LARGE")
-held_wave big "${files[@]}"
-is "$(tally big)" \
-    '20 200 {"status":"stored"}' "20 bodies of 97 KB at once: each stored"
-commits=$(count_commits 'big-%')
-diag "20 bodies of 97 KB in $commits commits"
-ok "$([ "$commits" -ge 4 ] && [ "$commits" -le 8 ]; echo $?)" \
-    "20 bodies of 97 KB at once: batches of at most 1 MiB ($commits commits)"
+large_bodies() {
+	local files commits
+	mapfile -t files < <(bodies big 20 "$FIXTURES/booking_created.flat.large-group.json")
+	held_wave big "${files[@]}"
+	is "$(tally big)" \
+	    '20 200 {"status":"stored"}' "20 bodies of 97 KB at once: each stored"
+	commits=$(count_commits 'big-%')
+	diag "20 bodies of 97 KB in $commits commits"
+	ok "$([ "$commits" -ge 4 ] && [ "$commits" -le 8 ]; echo $?)" \
+	    "20 bodies of 97 KB at once: batches of at most 1 MiB ($commits commits)"
+}
+test_case "large bodies" large_bodies
 
 # --- a refused event does not fail its neighbours ------------------------
 
 # A check the mapping does not know of stands for any value PostgreSQL
 # refuses: in the middle of a batch it is taken out, kept as rejected,
 # and the others commit together.
-pg_sql "ALTER TABLE meetergo.bookings ADD CONSTRAINT no_moon
-	CHECK (location IS DISTINCT FROM 'the moon')" >/dev/null
-files=()
-for i in $(seq 1 24); do
-	variant "$GOOD" "$W/n-$i.json" id="n-$i"
-	files+=("$W/n-$i.json")
-	if [ $((i % 4)) = 2 ]; then
-		variant "$GOOD" "$W/moon-$i.json" id="moon-$i" location="the moon"
-		files+=("$W/moon-$i.json")
-	fi
-done
-held_wave n "${files[@]}"
-good=0 refused=0 other=0
-n=0
-for f in "${files[@]}"; do
-	n=$((n + 1))
-	a="$(resp_status "$W/n.$n") $(resp_body "$W/n.$n")"
-	case $f:$a in
-	*/n-*:'200 {"status":"stored"}') good=$((good + 1)) ;;
-	*/moon-*:'422 {"error":"database refused the event'*) refused=$((refused + 1)) ;;
-	*) other=$((other + 1)); diag "$(basename "$f"): $a" ;;
-	esac
-done
-is "$good $refused $other" "24 6 0" \
-    "6 refused among 24: the 24 stored, the 6 answered 422"
-is "$(pg_sql "SELECT outcome, count(*) FROM meetergo.webhook_events
-	WHERE booking_id LIKE 'n-%' OR booking_id LIKE 'moon-%'
-	GROUP BY 1 ORDER BY 1" | tr '\n' ' ')" "applied|24 rejected|6 " \
-    "6 refused among 24: the 6 kept as rejected"
-is "$(pg_sql "SELECT count(*) FROM meetergo.webhook_events
-	WHERE booking_id LIKE 'moon-%'
-	  AND error LIKE 'database refused the event%no_moon%'")" 6 \
-    "6 refused among 24: each with the database's reason"
-is "$(pg_sql "SELECT count(*) FROM meetergo.bookings
-	WHERE id LIKE 'moon-%'")" 0 "6 refused among 24: no booking of theirs"
-commits=$(count_commits 'n-%')
-diag "24 good events in $commits commits"
-ok "$([ "$commits" -le 3 ]; echo $?)" \
-    "6 refused among 24: the good ones still share commits ($commits for 24)"
-pg_sql "ALTER TABLE meetergo.bookings DROP CONSTRAINT no_moon" >/dev/null
+refused_among_good() {
+	local files=() i good=0 refused=0 other=0 n=0 f a commits
+	pg_sql "ALTER TABLE meetergo.bookings ADD CONSTRAINT no_moon
+		CHECK (location IS DISTINCT FROM 'the moon')" >/dev/null
+	for i in $(seq 1 24); do
+		variant "$GOOD" "$W/n-$i.json" id="n-$i"
+		files+=("$W/n-$i.json")
+		if [ $((i % 4)) = 2 ]; then
+			variant "$GOOD" "$W/moon-$i.json" id="moon-$i" \
+			    location="the moon"
+			files+=("$W/moon-$i.json")
+		fi
+	done
+	held_wave n "${files[@]}"
+	for f in "${files[@]}"; do
+		n=$((n + 1))
+		a="$(resp_status "$W/n.$n") $(resp_body "$W/n.$n")"
+		case $f:$a in
+		*/n-*:'200 {"status":"stored"}') good=$((good + 1)) ;;
+		*/moon-*:'422 {"error":"database refused the event'*)
+			refused=$((refused + 1)) ;;
+		*) other=$((other + 1)); diag "$(basename "$f"): $a" ;;
+		esac
+	done
+	is "$good $refused $other" "24 6 0" \
+	    "6 refused among 24: the 24 stored, the 6 answered 422"
+	is "$(pg_sql "SELECT outcome, count(*) FROM meetergo.webhook_events
+		WHERE booking_id LIKE 'n-%' OR booking_id LIKE 'moon-%'
+		GROUP BY 1 ORDER BY 1" | tr '\n' ' ')" "applied|24 rejected|6 " \
+	    "6 refused among 24: the 6 kept as rejected"
+	is "$(pg_sql "SELECT count(*) FROM meetergo.webhook_events
+		WHERE booking_id LIKE 'moon-%'
+		  AND error LIKE 'database refused the event%no_moon%'")" 6 \
+	    "6 refused among 24: each with the database's reason"
+	is "$(pg_sql "SELECT count(*) FROM meetergo.bookings
+		WHERE id LIKE 'moon-%'")" 0 "6 refused among 24: no booking of theirs"
+	commits=$(count_commits 'n-%')
+	diag "24 good events in $commits commits"
+	ok "$([ "$commits" -le 3 ]; echo $?)" \
+	    "6 refused among 24: the good ones still share commits ($commits for 24)"
+	pg_sql "ALTER TABLE meetergo.bookings DROP CONSTRAINT no_moon" >/dev/null
+}
+test_case "a refused event among good ones" refused_among_good
 
 # --- the same body many times in one transaction --------------------------
 
-variant "$GOOD" "$W/dup.json" id=dup-1
-files=()
-for i in $(seq 1 20); do
-	files+=("$W/dup.json")
-done
-held_wave d "${files[@]}"
-is "$(tally d | tr '\n' ' ')" \
-    '19 200 {"status":"duplicate"} 1 200 {"status":"stored"} ' \
-    "one body 20 times at once: 1 stored, 19 duplicates"
-is "$(pg_sql "SELECT deliveries, outcome FROM meetergo.webhook_events
-	WHERE booking_id = 'dup-1'")" "20|applied" \
-    "one body 20 times at once: one event, 20 deliveries"
+same_body() {
+	local files=() i
+	variant "$GOOD" "$W/dup.json" id=dup-1
+	for i in $(seq 1 20); do
+		files+=("$W/dup.json")
+	done
+	held_wave d "${files[@]}"
+	is "$(tally d | tr '\n' ' ')" \
+	    '19 200 {"status":"duplicate"} 1 200 {"status":"stored"} ' \
+	    "one body 20 times at once: 1 stored, 19 duplicates"
+	is "$(pg_sql "SELECT deliveries, outcome FROM meetergo.webhook_events
+		WHERE booking_id = 'dup-1'")" "20|applied" \
+	    "one body 20 times at once: one event, 20 deliveries"
+}
+test_case "the same body 20 times in one transaction" same_body
 
 # --- the connection lost under a batch: one retry, nothing lost -----------
 
-mapfile -t files < <(bodies t 20)
-lock_hold
-wave t "${files[@]}"
-killed=$(pg_sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-	WHERE wait_event_type = 'Lock' AND query LIKE '%store_event%'")
-is "$killed" 1 "connection lost: the responder's backend terminated"
-lock_release
-wave_wait
-is "$(tally t)" \
-    '20 200 {"status":"stored"}' \
-    "connection lost: all 20 stored on a new connection"
-is "$(pg_sql "SELECT count(*), sum(deliveries) FROM meetergo.webhook_events
-	WHERE booking_id LIKE 't-%'")" "20|20" \
-    "connection lost: 20 events, each once"
+connection_lost() {
+	local files killed
+	mapfile -t files < <(bodies t 20)
+	lock_hold
+	wave t "${files[@]}"
+	killed=$(pg_sql "SELECT count(pg_terminate_backend(pid))
+		FROM pg_stat_activity
+		WHERE wait_event_type = 'Lock' AND query LIKE '%store_event%'")
+	is "$killed" 1 "connection lost: the responder's backend terminated"
+	lock_release
+	wave_wait
+	is "$(tally t)" \
+	    '20 200 {"status":"stored"}' \
+	    "connection lost: all 20 stored on a new connection"
+	is "$(pg_sql "SELECT count(*), sum(deliveries)
+		FROM meetergo.webhook_events WHERE booking_id LIKE 't-%'")" \
+	    "20|20" "connection lost: 20 events, each once"
+}
+test_case "the connection lost under a batch" connection_lost
 
 # --- a lock wait past the timeout fails the batch at once ----------------
 
 # The events queued behind a store that timed out would wait for the same
 # lock: they are answered 503 together, not one timeout after another
 # (ten such would take ten seconds).
-fcgi_start slow MEETERGO_WEBHOOK_THREADS=32 MEETERGO_WEBHOOK_DB_TIMEOUT_MS=1000
-FCGI_SOCK=$PG_TMP/slow.sock
-mapfile -t files < <(bodies w 10)
-lock_hold
-t0=$SECONDS
-pids=()
-n=0
-for f in "${files[@]}"; do
-	n=$((n + 1))
-	fcgi_request "$FCGI_SOCK" POST "$f" HTTP_X_WEBHOOK_TOKEN="$TEST_TOKEN" \
-	    >"$W/w.$n" 2>>"$PG_TMP/cgi-fcgi.log" &
-	pids+=($!)
-done
-wait "${pids[@]}"
-elapsed=$((SECONDS - t0))
-lock_release
-is "$(answers w | sed 's/ .*//' | sort | uniq -c | sed 's/^ *//')" "10 503" \
-    "lock wait past the timeout: all 10 answered 503"
-ok "$([ "$elapsed" -le 6 ]; echo $?)" \
-    "lock wait past the timeout: in one or two timeouts, not ten ($elapsed s)"
-is "$(pg_sql "SELECT count(*) FROM meetergo.webhook_events
-	WHERE booking_id LIKE 'w-%'")" 0 "lock wait past the timeout: nothing stored"
-fcgi_stop slow
+lock_timeout() {
+	local files pids=() n=0 f t0 elapsed
+	fcgi_start slow MEETERGO_WEBHOOK_THREADS=32 \
+	    MEETERGO_WEBHOOK_DB_TIMEOUT_MS=1000
+	FCGI_SOCK=$PG_TMP/slow.sock
+	mapfile -t files < <(bodies w 10)
+	lock_hold
+	t0=$SECONDS
+	for f in "${files[@]}"; do
+		n=$((n + 1))
+		fcgi_request "$FCGI_SOCK" POST "$f" \
+		    HTTP_X_WEBHOOK_TOKEN="$TEST_TOKEN" \
+		    >"$W/w.$n" 2>>"$PG_TMP/cgi-fcgi.log" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	elapsed=$((SECONDS - t0))
+	lock_release
+	is "$(answers w | sed 's/ .*//' | sort | uniq -c | sed 's/^ *//')" \
+	    "10 503" "lock wait past the timeout: all 10 answered 503"
+	ok "$([ "$elapsed" -le 6 ]; echo $?)" \
+	    "lock wait past the timeout: in one or two timeouts, not ten ($elapsed s)"
+	is "$(pg_sql "SELECT count(*) FROM meetergo.webhook_events
+		WHERE booking_id LIKE 'w-%'")" 0 \
+	    "lock wait past the timeout: nothing stored"
+	fcgi_stop slow
+}
+test_case "a lock wait past the timeout" lock_timeout
 
 # --- without prepared statements (PgBouncer) the same ---------------------
 
-fcgi_start np MEETERGO_WEBHOOK_THREADS=32 MEETERGO_WEBHOOK_PREPARE=0 \
-    MEETERGO_WEBHOOK_DB_TIMEOUT_MS=30000
-FCGI_SOCK=$PG_TMP/np.sock
-mapfile -t files < <(bodies u 20)
-held_wave u "${files[@]}"
-is "$(tally u)" \
-    '20 200 {"status":"stored"}' "MEETERGO_WEBHOOK_PREPARE=0: all 20 stored"
-commits=$(count_commits 'u-%')
-ok "$([ "$commits" -le 3 ]; echo $?)" \
-    "MEETERGO_WEBHOOK_PREPARE=0: in shared commits ($commits for 20)"
-fcgi_stop np
-FCGI_SOCK=$PG_TMP/grp.sock
+unprepared() {
+	local files commits
+	fcgi_start np "${GROUPED[@]}" MEETERGO_WEBHOOK_PREPARE=0
+	FCGI_SOCK=$PG_TMP/np.sock
+	mapfile -t files < <(bodies u 20)
+	held_wave u "${files[@]}"
+	is "$(tally u)" \
+	    '20 200 {"status":"stored"}' "MEETERGO_WEBHOOK_PREPARE=0: all 20 stored"
+	commits=$(count_commits 'u-%')
+	ok "$([ "$commits" -le 3 ]; echo $?)" \
+	    "MEETERGO_WEBHOOK_PREPARE=0: in shared commits ($commits for 20)"
+	fcgi_stop np
+}
+test_case "without prepared statements" unprepared
 
 # --- SIGTERM waits for every request in hand ------------------------------
 
-mapfile -t files < <(bodies s 12)
-lock_hold
-wave s "${files[@]}"
-pid=${FCGI_PID[grp]}
-kill -TERM "$pid"
-sleep 0.5
-kill -0 "$pid" 2>/dev/null
-ok $? "SIGTERM: the responder waits while requests are in hand"
-lock_release
-wave_wait
-for _ in $(seq 1 200); do
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.05
-done
-if kill -0 "$pid" 2>/dev/null; then
-	kill -KILL "$pid"
-	diag "the responder still ran 10 s after SIGTERM; killed"
-fi
-wait "$pid"
-is "$?" 0 "SIGTERM: the responder then exits 0"
-untrack_pid "$pid"
-unset "FCGI_PID[grp]"
-is "$(tally s)" \
-    '12 200 {"status":"stored"}' "SIGTERM: all 12 in hand answered 200"
-is "$(pg_sql "SELECT count(*) FROM meetergo.webhook_events
-	WHERE booking_id LIKE 's-%'")" 12 "SIGTERM: and stored"
+sigterm_in_hand() {
+	local files pid
+	fcgi_start term "${GROUPED[@]}"
+	FCGI_SOCK=$PG_TMP/term.sock
+	pid=${FCGI_PID[term]}
+	mapfile -t files < <(bodies s 12)
+	lock_hold
+	wave s "${files[@]}"
+	kill -TERM "$pid"
+	sleep 0.5
+	kill -0 "$pid" 2>/dev/null
+	ok $? "SIGTERM: the responder waits while requests are in hand"
+	lock_release
+	wave_wait
+	for _ in $(seq 1 200); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid"
+		diag "the responder still ran 10 s after SIGTERM; killed"
+	fi
+	wait "$pid"
+	is "$?" 0 "SIGTERM: the responder then exits 0"
+	fcgi_forget term
+	is "$(tally s)" \
+	    '12 200 {"status":"stored"}' "SIGTERM: all 12 in hand answered 200"
+	is "$(pg_sql "SELECT count(*) FROM meetergo.webhook_events
+		WHERE booking_id LIKE 's-%'")" 12 "SIGTERM: and stored"
+}
+test_case "SIGTERM with requests in hand" sigterm_in_hand
 
 # --- threads spooling one body at once ----------------------------------
 
 # The database away: every thread writes the body to the spool, each
 # through a temporary file of its own, and each file holds it whole.
-SP=$PG_TMP/spool
-mkdir "$SP"
-fcgi_start away MEETERGO_WEBHOOK_THREADS=32 MEETERGO_WEBHOOK_SPOOL_DIR="$SP" \
-    MEETERGO_WEBHOOK_DSN="host=$PG_TMP/nowhere port=1 user=meetergo"
-FCGI_SOCK=$PG_TMP/away.sock
-variant "$GOOD" "$W/spooled-body.json" id=away-1
-pids=()
-for i in $(seq 1 16); do
-	fcgi_request "$FCGI_SOCK" POST "$W/spooled-body.json" \
-	    HTTP_X_WEBHOOK_TOKEN="$TEST_TOKEN" \
-	    >"$W/away.$i" 2>>"$PG_TMP/cgi-fcgi.log" &
-	pids+=($!)
-done
-wait "${pids[@]}"
-is "$(tally away)" \
-    '16 200 {"status":"spooled"}' "one body spooled 16 times at once: 16 answered 200"
-whole=0 broken=0
-for f in "$SP"/*.event; do
-	if cmp -s "$f" "$W/spooled-body.json"; then
-		whole=$((whole + 1))
-	else
-		broken=$((broken + 1))
-	fi
-done
-ok "$([ "$whole" -ge 1 ] && [ "$broken" = 0 ]; echo $?)" \
-    "one body spooled 16 times at once: every file holds it whole ($whole files)"
-is "$(find "$SP" -name '.*.tmp' | wc -l)" 0 \
-    "one body spooled 16 times at once: no temporary file left"
-fcgi_stop away
-MEETERGO_WEBHOOK_SPOOL_DIR="$SP" ctl drain >/dev/null
-is "$(pg_sql "SELECT count(*) FROM meetergo.webhook_events
-	WHERE booking_id = 'away-1'")" 1 \
-    "one body spooled 16 times at once: drained, stored once"
-FCGI_SOCK=$PG_TMP/grp.sock
+spooled_at_once() {
+	local sp=$PG_TMP/spool pids=() i whole=0 broken=0 f
+	mkdir "$sp"
+	fcgi_start away MEETERGO_WEBHOOK_THREADS=32 \
+	    MEETERGO_WEBHOOK_SPOOL_DIR="$sp" \
+	    MEETERGO_WEBHOOK_DSN="host=$PG_TMP/nowhere port=1 user=meetergo"
+	FCGI_SOCK=$PG_TMP/away.sock
+	variant "$GOOD" "$W/spooled-body.json" id=away-1
+	for i in $(seq 1 16); do
+		fcgi_request "$FCGI_SOCK" POST "$W/spooled-body.json" \
+		    HTTP_X_WEBHOOK_TOKEN="$TEST_TOKEN" \
+		    >"$W/away.$i" 2>>"$PG_TMP/cgi-fcgi.log" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	is "$(tally away)" '16 200 {"status":"spooled"}' \
+	    "one body spooled 16 times at once: 16 answered 200"
+	for f in "$sp"/*.event; do
+		if cmp -s "$f" "$W/spooled-body.json"; then
+			whole=$((whole + 1))
+		else
+			broken=$((broken + 1))
+		fi
+	done
+	ok "$([ "$whole" -ge 1 ] && [ "$broken" = 0 ]; echo $?)" \
+	    "one body spooled 16 times at once: every file holds it whole ($whole files)"
+	is "$(find "$sp" -name '.*.tmp' | wc -l)" 0 \
+	    "one body spooled 16 times at once: no temporary file left"
+	fcgi_stop away
+	MEETERGO_WEBHOOK_SPOOL_DIR="$sp" ctl drain >/dev/null
+	is "$(pg_sql "SELECT count(*) FROM meetergo.webhook_events
+		WHERE booking_id = 'away-1'")" 1 \
+	    "one body spooled 16 times at once: drained, stored once"
+}
+test_case "threads spooling one body at once" spooled_at_once
 
 # --- the setting and the option --------------------------------------------
 
-for bad in 0 65 x; do
-	"$RESPONDER" --threads "$bad" --listen "unix:$PG_TMP/bad.sock" \
-	    >/dev/null 2>"$W/threads.err"
-	is "$?" 2 "--threads $bad: refused"
-	like "$(cat "$W/threads.err")" "--threads \"$bad\"" \
-	    "--threads $bad: named in the message"
-done
-MEETERGO_WEBHOOK_THREADS=0 timeout 5 "$RESPONDER" \
-    --listen "unix:$PG_TMP/bad.sock" >/dev/null 2>"$W/threads.err"
-is "$?" 1 "MEETERGO_WEBHOOK_THREADS=0: refused"
-like "$(cat "$W/threads.err")" "MEETERGO_WEBHOOK_THREADS" \
-    "MEETERGO_WEBHOOK_THREADS=0: named in the message"
+threads_refused() {
+	local bad
+	for bad in 0 65 x; do
+		"$RESPONDER" --threads "$bad" --listen "unix:$PG_TMP/bad.sock" \
+		    >/dev/null 2>"$W/threads.err"
+		is "$?" 2 "--threads $bad: refused"
+		like "$(cat "$W/threads.err")" "--threads \"$bad\"" \
+		    "--threads $bad: named in the message"
+	done
+	MEETERGO_WEBHOOK_THREADS=0 timeout 5 "$RESPONDER" \
+	    --listen "unix:$PG_TMP/bad.sock" >/dev/null 2>"$W/threads.err"
+	is "$?" 1 "MEETERGO_WEBHOOK_THREADS=0: refused"
+	like "$(cat "$W/threads.err")" "MEETERGO_WEBHOOK_THREADS" \
+	    "MEETERGO_WEBHOOK_THREADS=0: named in the message"
+}
+test_case "--threads and MEETERGO_WEBHOOK_THREADS out of bounds" threads_refused
 
 done_testing

@@ -18,6 +18,8 @@
 . "$top_srcdir/tests/lib/http.sh"
 # shellcheck source=tests/lib/web.sh
 . "$top_srcdir/tests/lib/web.sh"
+# shellcheck source=tests/lib/cases.sh
+. "$top_srcdir/tests/lib/cases.sh"
 # shellcheck source=tests/lib/hostile.sh
 . "$top_srcdir/tests/lib/hostile.sh"
 

@@ -1,11 +1,13 @@
 #!/bin/bash
+# shellcheck disable=SC2317 # the cases run through test_case
 # install.sh: "make install DESTDIR=..." puts every file where the README
 # says (prefix /usr/local as configured): both programs in sbin, the schema
 # under share/meetergo-webhook/, the man pages, the README and the example
 # configurations (the generated systemd service pointing at sbindir) under
 # share/doc/meetergo-webhook/; the installed meetergo-webhookctl migrates
 # a fresh database from the installed SQL directory; "make uninstall"
-# leaves no file behind.
+# leaves no file behind.  "make install" is the fixture of every case
+# but the first; "make uninstall" is the last.
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 # shellcheck source=tests/lib/tap.sh
@@ -44,17 +46,22 @@ case $sbindir:$pkgdatadir:$mandir:$docdir in
 esac
 diag "prefix=$prefix sbindir=$sbindir pkgdatadir=$pkgdatadir"
 diag "mandir=$mandir docdir=$docdir"
-if [ "$prefix" = /usr/local ]; then
-	is "$sbindir|$pkgdatadir|$mandir|$docdir" \
-	    "/usr/local/sbin|/usr/local/share/meetergo-webhook|/usr/local/share/man|/usr/local/share/doc/meetergo-webhook" \
-	    "the directories are the README's for prefix /usr/local"
-else
-	pass "# SKIP configured with prefix $prefix, not /usr/local"
-fi
+readme_dirs() {
+	if [ "$prefix" = /usr/local ]; then
+		is "$sbindir|$pkgdatadir|$mandir|$docdir" \
+		    "/usr/local/sbin|/usr/local/share/meetergo-webhook|/usr/local/share/man|/usr/local/share/doc/meetergo-webhook" \
+		    "the directories are the README's for prefix /usr/local"
+	else
+		pass "# SKIP configured with prefix $prefix, not /usr/local"
+	fi
+}
+test_case "the installation directories" readme_dirs
 
-tree_make install DESTDIR="$DEST" >"$PG_TMP/install.log" 2>&1
-ok $? "make install DESTDIR=... succeeds" ||
-    bail_out "make install failed (see install.log)"
+make_install() {
+	tree_make install DESTDIR="$DEST" >"$PG_TMP/install.log" 2>&1
+	ok $? "make install DESTDIR=... succeeds"
+}
+test_fixture "make install DESTDIR=..." make_install
 
 ex=$docdir/examples
 # The schema files: every sql/*.sql of the tree.
@@ -62,103 +69,133 @@ sqls=()
 for f in "$top_srcdir"/sql/*.sql; do
 	sqls+=("${f##*/}")
 done
-want=$(printf '%s\n' \
-	"$sbindir/meetergo-webhook" \
-	"$sbindir/meetergo-webhookctl" \
-	"${sqls[@]/#/$pkgdatadir/}" \
-	"$mandir/man8/meetergo-webhook.8" \
-	"$mandir/man8/meetergo-webhookctl.8" \
-	"$docdir/README.md" \
-	"$ex/meetergo-webhook.conf" \
-	"$ex/meetergo-webhook-local.conf" \
-	"$ex/meetergo-webhook-cgi.conf" \
-	"$ex/meetergo-webhook-fcgid.conf" \
-	"$ex/meetergo-webhook-proxy-fcgi.conf" \
-	"$ex/meetergo-webhook.socket" \
-	"$ex/meetergo-webhook.service" | sort)
-got=$(cd "$DEST" && find . \( -type f -o -type l \) | sed 's|^\.||' | sort)
-is "$got" "$want" "exactly the expected files are installed"
 
-for p in meetergo-webhook meetergo-webhookctl; do
-	[ -x "$DEST$sbindir/$p" ]
-	ok $? "$p is executable"
-done
-is "$("$DEST$sbindir/meetergo-webhook" --version 2>&1 | cut -d' ' -f1)" \
-    meetergo-webhook "the installed meetergo-webhook runs (--version)"
+expected_files() {
+	local want got
+	want=$(printf '%s\n' \
+		"$sbindir/meetergo-webhook" \
+		"$sbindir/meetergo-webhookctl" \
+		"${sqls[@]/#/$pkgdatadir/}" \
+		"$mandir/man8/meetergo-webhook.8" \
+		"$mandir/man8/meetergo-webhookctl.8" \
+		"$docdir/README.md" \
+		"$ex/meetergo-webhook.conf" \
+		"$ex/meetergo-webhook-local.conf" \
+		"$ex/meetergo-webhook-cgi.conf" \
+		"$ex/meetergo-webhook-fcgid.conf" \
+		"$ex/meetergo-webhook-proxy-fcgi.conf" \
+		"$ex/meetergo-webhook.socket" \
+		"$ex/meetergo-webhook.service" | sort)
+	got=$(cd "$DEST" && find . \( -type f -o -type l \) | sed 's|^\.||' | sort)
+	is "$got" "$want" "exactly the expected files are installed"
+}
+test_case "exactly the expected files" expected_files
+
+programs_run() {
+	local p
+	for p in meetergo-webhook meetergo-webhookctl; do
+		[ -x "$DEST$sbindir/$p" ]
+		ok $? "$p is executable"
+	done
+	is "$("$DEST$sbindir/meetergo-webhook" --version 2>&1 | cut -d' ' -f1)" \
+	    meetergo-webhook "the installed meetergo-webhook runs (--version)"
+}
+test_case "the installed programs run" programs_run
+
 # Installed files equal to their sources.
 same() {		# INSTALLED SOURCE
 	cmp -s "$DEST$1" "$2"
 	ok $? "$1 is $(basename "$2") from the tree"
 }
-for f in "${sqls[@]}"; do
-	same "$pkgdatadir/$f" "$top_srcdir/sql/$f"
-done
-same "$docdir/README.md" "$top_srcdir/README.md"
-same "$mandir/man8/meetergo-webhook.8" "$top_srcdir/man/meetergo-webhook.8"
-same "$mandir/man8/meetergo-webhookctl.8" \
-    "$top_srcdir/man/meetergo-webhookctl.8"
-same "$ex/meetergo-webhook.conf" "$top_srcdir/nginx/meetergo-webhook.conf"
-same "$ex/meetergo-webhook-local.conf" \
-    "$top_srcdir/nginx/meetergo-webhook-local.conf"
-for f in cgi fcgid proxy-fcgi; do
-	same "$ex/meetergo-webhook-$f.conf" \
-	    "$top_srcdir/apache/meetergo-webhook-$f.conf"
-done
-same "$ex/meetergo-webhook.socket" "$top_srcdir/systemd/meetergo-webhook.socket"
+as_in_the_tree() {
+	local f
+	for f in "${sqls[@]}"; do
+		same "$pkgdatadir/$f" "$top_srcdir/sql/$f"
+	done
+	same "$docdir/README.md" "$top_srcdir/README.md"
+	same "$mandir/man8/meetergo-webhook.8" "$top_srcdir/man/meetergo-webhook.8"
+	same "$mandir/man8/meetergo-webhookctl.8" \
+	    "$top_srcdir/man/meetergo-webhookctl.8"
+	same "$ex/meetergo-webhook.conf" "$top_srcdir/nginx/meetergo-webhook.conf"
+	same "$ex/meetergo-webhook-local.conf" \
+	    "$top_srcdir/nginx/meetergo-webhook-local.conf"
+	for f in cgi fcgid proxy-fcgi; do
+		same "$ex/meetergo-webhook-$f.conf" \
+		    "$top_srcdir/apache/meetergo-webhook-$f.conf"
+	done
+	same "$ex/meetergo-webhook.socket" \
+	    "$top_srcdir/systemd/meetergo-webhook.socket"
+}
+test_case "installed files equal to their sources" as_in_the_tree
 
-svc=$DEST$ex/meetergo-webhook.service
-grep -qx "ExecStart=$sbindir/meetergo-webhook" "$svc"
-ok $? "the installed service's ExecStart is $sbindir/meetergo-webhook"
-is "$(grep -c '@[a-z_]*@' "$svc")" 0 "the installed service has no @...@ left"
-is "$(sed "s|^ExecStart=$sbindir/|ExecStart=@sbindir@/|" "$svc" |
-    cmp - "$top_srcdir/systemd/meetergo-webhook.service.in" >/dev/null &&
-    echo same)" same "the service is meetergo-webhook.service.in, substituted"
+installed_service() {
+	local svc=$DEST$ex/meetergo-webhook.service
+	grep -qx "ExecStart=$sbindir/meetergo-webhook" "$svc"
+	ok $? "the installed service's ExecStart is $sbindir/meetergo-webhook"
+	is "$(grep -c '@[a-z_]*@' "$svc")" 0 "the installed service has no @...@ left"
+	is "$(sed "s|^ExecStart=$sbindir/|ExecStart=@sbindir@/|" "$svc" |
+	    cmp - "$top_srcdir/systemd/meetergo-webhook.service.in" >/dev/null &&
+	    echo same)" same "the service is meetergo-webhook.service.in, substituted"
+}
+test_case "the installed service" installed_service
 
 # --- the installed programs against a fresh database ----------------------
 
 CTL=$DEST$sbindir/meetergo-webhookctl
-if [ ! -e "$pkgdatadir" ]; then
-	# Not installed on this machine: the compiled-in directory is absent.
-	out=$(timeout "$PG_TEST_TIMEOUT" "$CTL" migrate 2>&1)
-	is "$?" 1 "migrate without the installed files: exit 1"
-	like "$out" "$pkgdatadir" "... naming the directory it looked in"
-else
-	pass "# SKIP $pkgdatadir exists on this machine"
-	pass "# SKIP $pkgdatadir exists on this machine"
-fi
-is "$(pg_sql "SELECT count(*) FROM pg_namespace WHERE nspname = 'meetergo'")" \
-    0 "the database is fresh"
-MEETERGO_WEBHOOK_SQL_DIR=$DEST$pkgdatadir timeout "$PG_TEST_TIMEOUT" \
-    "$CTL" migrate >"$PG_TMP/migrate.out" 2>&1
-ok $? "installed meetergo-webhookctl migrate, SQL from the installed directory" ||
-    sed 's/^/# /' "$PG_TMP/migrate.out"
-like "$(pg_sql "SELECT max(version) FROM meetergo.schema_version")" '^[0-9]+$' \
-    "the schema version is recorded"
-for t in webhook_events bookings booking_attendees booking_hosts employees \
-    form_submissions upcoming_bookings; do
-	is "$(pg_sql "SELECT to_regclass('meetergo.$t') IS NOT NULL")" t \
-	    "meetergo.$t exists"
-done
-"$CTL" --sql-dir "$DEST$pkgdatadir" migrate >"$PG_TMP/migrate2.out" 2>&1
-ok $? "a second migrate (--sql-dir) is harmless"
-MEETERGO_WEBHOOK_TOKEN=install-test-token timeout "$PG_TEST_TIMEOUT" \
-    "$CTL" check >"$PG_TMP/check.out" 2>&1
-ok $? "installed meetergo-webhookctl check: all is well" ||
-    sed 's/^/# /' "$PG_TMP/check.out"
+fresh_database() {
+	local out t
+	if [ ! -e "$pkgdatadir" ]; then
+		# Not installed on this machine: the compiled-in directory is
+		# absent.
+		out=$(timeout "$PG_TEST_TIMEOUT" "$CTL" migrate 2>&1)
+		is "$?" 1 "migrate without the installed files: exit 1"
+		like "$out" "$pkgdatadir" "... naming the directory it looked in"
+	else
+		pass "# SKIP $pkgdatadir exists on this machine"
+		pass "# SKIP $pkgdatadir exists on this machine"
+	fi
+	is "$(pg_sql "SELECT count(*) FROM pg_namespace
+		WHERE nspname = 'meetergo'")" 0 "the database is fresh"
+	MEETERGO_WEBHOOK_SQL_DIR=$DEST$pkgdatadir timeout "$PG_TEST_TIMEOUT" \
+	    "$CTL" migrate >"$PG_TMP/migrate.out" 2>&1
+	ok $? "installed meetergo-webhookctl migrate, SQL from the installed directory" ||
+	    sed 's/^/# /' "$PG_TMP/migrate.out"
+	like "$(pg_sql "SELECT max(version) FROM meetergo.schema_version")" \
+	    '^[0-9]+$' "the schema version is recorded"
+	for t in webhook_events bookings booking_attendees booking_hosts \
+	    employees form_submissions upcoming_bookings; do
+		is "$(pg_sql "SELECT to_regclass('meetergo.$t') IS NOT NULL")" t \
+		    "meetergo.$t exists"
+	done
+	"$CTL" --sql-dir "$DEST$pkgdatadir" migrate >"$PG_TMP/migrate2.out" 2>&1
+	ok $? "a second migrate (--sql-dir) is harmless"
+	MEETERGO_WEBHOOK_TOKEN=install-test-token timeout "$PG_TEST_TIMEOUT" \
+	    "$CTL" check >"$PG_TMP/check.out" 2>&1
+	ok $? "installed meetergo-webhookctl check: all is well" ||
+	    sed 's/^/# /' "$PG_TMP/check.out"
+}
+test_case "the installed meetergo-webhookctl on a fresh database" \
+    fresh_database
 
 # The installed responder, as plain CGI.
-export MEETERGO_WEBHOOK_TOKEN=install-test-token
-TEST_TOKEN=$MEETERGO_WEBHOOK_TOKEN
-RESPONDER=$DEST$sbindir/meetergo-webhook
-post cgi "$FIXTURES/booking_created.flat.json"
-is "$STATUS $BODY" '200 {"status":"stored"}' \
-    "the installed responder stores a webhook (CGI)"
+installed_responder() {
+	export MEETERGO_WEBHOOK_TOKEN=install-test-token
+	TEST_TOKEN=$MEETERGO_WEBHOOK_TOKEN
+	RESPONDER=$DEST$sbindir/meetergo-webhook
+	post cgi "$FIXTURES/booking_created.flat.json"
+	is "$STATUS $BODY" '200 {"status":"stored"}' \
+	    "the installed responder stores a webhook (CGI)"
+}
+test_case "the installed responder" installed_responder
 
 # --- uninstall ------------------------------------------------------------
 
-tree_make uninstall DESTDIR="$DEST" >"$PG_TMP/uninstall.log" 2>&1
-ok $? "make uninstall DESTDIR=... succeeds"
-is "$(cd "$DEST" && find . \( -type f -o -type l \) | sed 's|^\.||')" "" \
-    "make uninstall leaves no file behind"
+uninstall() {
+	tree_make uninstall DESTDIR="$DEST" >"$PG_TMP/uninstall.log" 2>&1
+	ok $? "make uninstall DESTDIR=... succeeds"
+	is "$(cd "$DEST" && find . \( -type f -o -type l \) | sed 's|^\.||')" "" \
+	    "make uninstall leaves no file behind"
+}
+test_case "make uninstall" uninstall
 
 done_testing

@@ -1,7 +1,11 @@
 #!/bin/bash
+# shellcheck disable=SC2317 # the cases run through test_case and cases_each
 # refusals.sh: every refused request of SPEC section 4 gets its status and
 # stores nothing (or, for 422, only the raw event as rejected); the right
-# token in each accepted place gets through.
+# token in each accepted place gets through.  The cases that are one
+# request and its answer are data, a line each in refusals.cases (its head
+# explains the columns); those that need a responder of their own, or more
+# than one request, are named cases below.
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 # shellcheck source=tests/lib/tap.sh
@@ -14,6 +18,10 @@
 . "$top_srcdir/tests/lib/http.sh"
 # shellcheck source=tests/lib/web.sh
 . "$top_srcdir/tests/lib/web.sh"
+# shellcheck source=tests/lib/cases.sh
+. "$top_srcdir/tests/lib/cases.sh"
+
+: "${REFUSAL_CASES:=$top_srcdir/tests/integration/refusals.cases}"
 
 pg_start
 migrate
@@ -23,359 +31,324 @@ TEST_TOKEN=refusal-token-2
 export MEETERGO_WEBHOOK_TOKEN="$OLD_TOKEN, $TEST_TOKEN"
 unset MEETERGO_WEBHOOK_AUTH MEETERGO_WEBHOOK_MAX_BODY \
     MEETERGO_WEBHOOK_SIGNING_SECRET MEETERGO_WEBHOOK_SPOOL_DIR
-fcgi_start main
-FCGI_SOCK=$PG_TMP/main.sock
 W=$PG_TMP/work
 GOOD=$FIXTURES/booking_created.flat.json
 LARGE=$FIXTURES/booking_created.flat.large-group.json
 TOK=HTTP_X_WEBHOOK_TOKEN=$TEST_TOKEN
 
+# The responders the table sends to: "main", and "small" with a limit of
+# 2048 bytes.
+responders() {
+	fcgi_start main
+	fcgi_start small MEETERGO_WEBHOOK_MAX_BODY=2048
+}
+test_fixture "the responders" responders
+FCGI_SOCK=$PG_TMP/main.sock
+
 counts() {
 	pg_sql "SELECT (SELECT count(*) FROM meetergo.webhook_events) || ' events, '
 	    || (SELECT count(*) FROM meetergo.bookings) || ' bookings'"
 }
-BASE=$(counts)
 
-# refused STATUS DESC: the last answer had STATUS and nothing was stored.
-refused() {
-	is "$STATUS" "$1" "$2: $1"
-	is "$(counts)" "$BASE" "$2: nothing stored"
+booking_count() {	# ID
+	pg_sql "SELECT count(*) FROM meetergo.bookings WHERE id = '$1'"
 }
 
-# accepted ID DESC: the last answer was 200 stored and booking ID exists.
-accepted() {
-	is "$STATUS $BODY" '200 {"status":"stored"}' "$2: 200 stored"
-	is "$(pg_sql "SELECT count(*) FROM meetergo.bookings
-		WHERE id = '$1'")" 1 "$2: booking stored"
-	BASE=$(counts)
-}
+# --- the bodies the table names --------------------------------------------
 
-# good ID: a valid booking_created body for booking ID, in $W/ID.json.
+# good [ID]: the sample booking_created, with the id ID if given.
 good() {
-	variant "$GOOD" "$W/$1.json" id="$1"
-	echo "$W/$1.json"
-}
-
-# --- 405 ------------------------------------------------------------------
-
-for m in PUT DELETE PATCH OPTIONS; do
-	http fcgi "$m" "$GOOD" "$TOK"
-	refused 405 "$m"
-	is "$(resp_header "$RAW" Allow)" "GET, HEAD, POST" "$m: Allow header"
-done
-http cgi DELETE - "$TOK"
-refused 405 "CGI DELETE"
-is "$(resp_header "$RAW" Allow)" "GET, HEAD, POST" "CGI DELETE: Allow header"
-like "$BODY" '^\{"error":"[^"]+"\}$' "405 body is a short JSON error"
-
-# --- 401 ------------------------------------------------------------------
-
-http fcgi POST "$GOOD"
-refused 401 "no token"
-like "$BODY" '^\{"error":"[^"]+"\}$' "401 body is a short JSON error"
-http fcgi POST "$GOOD" QUERY_STRING=token=wrong-token
-refused 401 "wrong token in the query"
-http fcgi POST "$GOOD" QUERY_STRING="x=1&token="
-refused 401 "empty token in the query"
-http fcgi POST "$GOOD" HTTP_AUTHORIZATION="Bearer wrong-token"
-refused 401 "wrong Bearer token"
-http fcgi POST "$GOOD" HTTP_AUTHORIZATION="Basic $(printf 'x:%s' \
-    "$TEST_TOKEN" | base64)"
-refused 401 "Basic credentials are no token"
-http fcgi POST "$GOOD" HTTP_X_WEBHOOK_TOKEN=wrong-token
-refused 401 "wrong X-Webhook-Token"
-http fcgi POST "$GOOD" HTTP_X_WEBHOOK_TOKEN="${TEST_TOKEN}x"
-refused 401 "token with a character appended"
-http fcgi POST "$GOOD" HTTP_X_WEBHOOK_TOKEN="${TEST_TOKEN%?}"
-refused 401 "token with its last character cut"
-http fcgi POST "$GOOD" HTTP_X_WEBHOOK_TOKEN="$OLD_TOKEN, $TEST_TOKEN"
-refused 401 "the whole token list as one token"
-http fcgi POST "$GOOD" QUERY_STRING="token=$TEST_TOKEN" \
-    HTTP_X_WEBHOOK_TOKEN=wrong-token
-refused 401 "right query token, wrong X-Webhook-Token"
-http fcgi POST "$GOOD" QUERY_STRING=token=wrong-token \
-    HTTP_AUTHORIZATION="Bearer $TEST_TOKEN"
-refused 401 "wrong query token, right Bearer token"
-http fcgi POST "$GOOD" QUERY_STRING="token=$TEST_TOKEN&token=wrong-token"
-refused 401 "two query tokens that disagree"
-http cgi POST "$GOOD"
-refused 401 "CGI: no token"
-http cgi POST "$GOOD" HTTP_AUTHORIZATION="Bearer wrong-token"
-refused 401 "CGI: wrong Bearer token"
-
-http fcgi POST "$(good tok-query)" QUERY_STRING="token=$TEST_TOKEN"
-accepted tok-query "token in the query"
-http fcgi POST "$(good tok-query-enc)" \
-    QUERY_STRING="a=b&token=$(printf '%s' "$TEST_TOKEN" | sed 's/-/%2D/g')"
-accepted tok-query-enc "percent-encoded token among other parameters"
-http fcgi POST "$(good tok-bearer)" HTTP_AUTHORIZATION="Bearer $TEST_TOKEN"
-accepted tok-bearer "token as Authorization: Bearer"
-http fcgi POST "$(good tok-header)" HTTP_X_WEBHOOK_TOKEN="$TEST_TOKEN"
-accepted tok-header "token as X-Webhook-Token"
-http fcgi POST "$(good tok-old)" QUERY_STRING="token=$OLD_TOKEN"
-accepted tok-old "the other token of a rotation"
-http fcgi POST "$(good tok-agree)" QUERY_STRING="token=$TEST_TOKEN" \
-    HTTP_X_WEBHOOK_TOKEN="$TEST_TOKEN"
-accepted tok-agree "the same token in two places"
-http cgi POST "$(good tok-cgi)" HTTP_AUTHORIZATION="Bearer $TEST_TOKEN"
-accepted tok-cgi "CGI: token as Bearer"
-
-# --- 411 ------------------------------------------------------------------
-
-http fcgi POST "$GOOD" "$TOK" -u CONTENT_LENGTH
-refused 411 "no Content-Length"
-http cgi POST "$GOOD" "$TOK" -u CONTENT_LENGTH
-refused 411 "CGI: no Content-Length"
-
-# --- 413 ------------------------------------------------------------------
-
-# A body of exactly SIZE bytes: a valid event padded with blanks.
-padded() {
-	variant "$GOOD" "$W/$1.json" id="$1"
-	head -c -2 "$W/$1.json" >"$W/$1.tmp"
-	n=$(( $2 - $(wc -c <"$W/$1.tmp") - 2 ))
-	{ cat "$W/$1.tmp"; printf '%*s}\n' "$n" ''; } >"$W/$1.json"
-	echo "$W/$1.json"
-}
-
-fcgi_start small MEETERGO_WEBHOOK_MAX_BODY=2048
-FCGI_SOCK=$PG_TMP/small.sock
-http fcgi POST "$LARGE" "$TOK"
-refused 413 "limit 2048: the large fixture (declared 96903)"
-f=$(padded limit-2049 2049)
-http fcgi POST "$f" "$TOK"
-refused 413 "limit 2048: a body of 2049 bytes"
-f=$(padded limit-2048 2048)
-is "$(wc -c <"$f" | tr -d ' ')" 2048 "padded body has 2048 bytes"
-http fcgi POST "$f" "$TOK"
-accepted limit-2048 "limit 2048: a body of exactly 2048 bytes"
-http fcgi GET -
-is "$STATUS" 200 "limit 2048: the responder still serves after a 413"
-FCGI_SOCK=$PG_TMP/main.sock
-
-http cgi POST "$LARGE" "$TOK" MEETERGO_WEBHOOK_MAX_BODY=2048
-refused 413 "CGI limit 2048: the large fixture (declared)"
-http cgi POST "$LARGE" "$TOK" MEETERGO_WEBHOOK_MAX_BODY=2048 \
-    CONTENT_LENGTH=1000
-refused 413 "CGI limit 2048: declared 1000, sent 96903 (actual)"
-http fcgi POST "$GOOD" "$TOK" CONTENT_LENGTH=262145
-refused 413 "default limit: declared 262145"
-http fcgi POST "$GOOD" "$TOK" CONTENT_LENGTH=99999999999999999999999
-refused 413 "a Content-Length too large for any integer"
-
-# --- 415 ------------------------------------------------------------------
-
-for ct in text/plain "application/json; charset=latin1" \
-    "application/json; charset=iso-8859-1" application/jsonx \
-    application/json-patch+json "text/json" "application/x-www-form-urlencoded"; do
-	http fcgi POST "$GOOD" "$TOK" CONTENT_TYPE="$ct"
-	refused 415 "Content-Type '$ct'"
-done
-http fcgi POST "$GOOD" "$TOK" -u CONTENT_TYPE
-refused 415 "no Content-Type"
-http cgi POST "$GOOD" "$TOK" CONTENT_TYPE=text/plain
-refused 415 "CGI: Content-Type text/plain"
-http fcgi POST "$(good ct-upper)" "$TOK" \
-    CONTENT_TYPE="Application/JSON; Charset=UTF-8"
-accepted ct-upper "Content-Type in upper case with charset UTF-8"
-http fcgi POST "$(good ct-quoted)" "$TOK" \
-    CONTENT_TYPE='application/json;charset="utf-8"'
-accepted ct-quoted "Content-Type with a quoted charset"
-
-# --- 400 ------------------------------------------------------------------
-
-printf '{\n  "webhookType": booking_created\n}\n' >"$W/notjson.json"
-http fcgi POST "$W/notjson.json" "$TOK"
-refused 400 "not JSON"
-like "$BODY" 'at line 2, column [0-9]+' "not JSON: the answer names line and column"
-printf '[{"webhookType": "booking_created", "id": "x"}]\n' >"$W/array.json"
-http fcgi POST "$W/array.json" "$TOK"
-refused 400 "a JSON array"
-printf '"booking_created"\n' >"$W/string.json"
-http fcgi POST "$W/string.json" "$TOK"
-refused 400 "a JSON string"
-variant "$GOOD" "$W/notype.json" id=no-type -webhookType
-http fcgi POST "$W/notype.json" "$TOK"
-refused 400 "no webhookType nor event"
-variant "$GOOD" "$W/numtype.json" id=num-type webhookType:=42
-http fcgi POST "$W/numtype.json" "$TOK"
-refused 400 "webhookType is a number"
-http fcgi POST "$GOOD" "$TOK" CONTENT_LENGTH=$(( $(wc -c <"$GOOD") + 10 ))
-refused 400 "body shorter than its Content-Length"
-http cgi POST "$GOOD" "$TOK" CONTENT_LENGTH=$(( $(wc -c <"$GOOD") + 10 ))
-refused 400 "CGI: body shorter than its Content-Length"
-http cgi POST "$GOOD" "$TOK" CONTENT_LENGTH=$(( $(wc -c <"$GOOD") - 10 ))
-refused 400 "CGI: body longer than its Content-Length"
-http fcgi POST "$GOOD" "$TOK" CONTENT_LENGTH=0
-refused 400 "empty body"
-http fcgi POST "$GOOD" "$TOK" CONTENT_LENGTH=12abc
-refused 400 "Content-Length not a number"
-http fcgi POST "$GOOD" "$TOK" CONTENT_LENGTH=-1
-refused 400 "negative Content-Length"
-variant "$GOOD" "$W/nul.json" id=nul-byte
-{ head -c 40 "$W/nul.json"; printf '\0'; tail -c +41 "$W/nul.json"; } \
-    >"$W/nul.tmp" && mv "$W/nul.tmp" "$W/nul.json"
-http fcgi POST "$W/nul.json" "$TOK"
-refused 400 "a NUL byte in the body"
-http cgi POST "$W/nul.json" "$TOK"
-refused 400 "CGI: a NUL byte in the body"
-
-# --- 422: refused, but the raw body kept as rejected ----------------------
-
-# rejected FILE ID DESC: 422, one event row rejected with an error naming
-# WHAT, and no booking row.
-rejected() {
-	local f=$1 id=$2 what=$3 desc=$4 key
-	key=$(event_key "$f")
-	http fcgi POST "$f" "$TOK"
-	is "$STATUS" 422 "$desc: 422"
-	like "$BODY" "^\\{\"error\":\"[^\"]*$what" "$desc: the answer names $what"
-	is "$(pg_sql "SELECT outcome, deliveries, error IS NOT NULL AND
-		error LIKE '%$what%' FROM meetergo.webhook_events
-		WHERE event_key = '$key'")" "rejected|1|t" \
-	    "$desc: event kept as rejected, with the reason"
-	if [ -n "$id" ]; then
-		is "$(pg_sql "SELECT count(*) FROM meetergo.bookings
-			WHERE id = '$id'")" 0 "$desc: no booking row"
+	if [ $# -eq 0 ]; then
+		cat "$GOOD"
+	else
+		ev id="$1"
 	fi
-	is "$(counts | sed 's/.*events, //')" "${BASE##*events, }" \
-	    "$desc: no booking stored at all"
-	BASE=$(counts)
 }
 
-variant "$GOOD" "$W/noid.json" -id start=2025-06-01T10:00:00Z
-rejected "$W/noid.json" "" id "booking_created without id"
-is "$(pg_sql "SELECT coalesce(booking_id, '<null>'), event_type
-	FROM meetergo.webhook_events WHERE event_key = '$(event_key \
-	"$W/noid.json")'")" "<null>|booking_created" \
-    "booking_created without id: stored with no booking id"
-variant "$GOOD" "$W/numid.json" id:=42
-rejected "$W/numid.json" 42 id "booking_created with a numeric id"
-variant "$GOOD" "$W/emptyid.json" id=
-rejected "$W/emptyid.json" "" id "booking_created with an empty id"
+# ev ARG...: the sample booking_created changed as variant() does.
+ev() {
+	evof booking_created.flat.json "$@"
+}
 
-n=0
-for t in now today epoch infinity -infinity 2025-02-30T10:00:00Z \
-    2025-03-18T24:00:00Z 2025-03-18T24:00:00+01:00 2025-03-18T24:00Z \
-    2025-03-18T14:00:00 2025-03-18 "" "2025-03-18T14:00:00+01:00 " \
-    2025-13-01T10:00:00Z 2025-03-18T14:60:00Z 2025-03-18T14:00:60Z \
-    2026-02-29T10:00:00Z; do
-	n=$((n + 1))
-	variant "$GOOD" "$W/ts$n.json" id="bad-start-$n" start="$t"
-	rejected "$W/ts$n.json" "bad-start-$n" start \
-	    "start \"$t\""
-done
-variant "$GOOD" "$W/tsnum.json" id=bad-start-num start:=1742302800
-rejected "$W/tsnum.json" bad-start-num start "start as a number"
-variant "$GOOD" "$W/upd.json" id=bad-updated updatedAt=now
-rejected "$W/upd.json" bad-updated updatedAt "updatedAt \"now\""
-variant "$FIXTURES/booking_created.envelope.json" "$W/env.json" \
-    id=bad-envelope start=2025-02-30T10:00:00Z
-rejected "$W/env.json" bad-envelope data.start "envelope: data.start Feb 30"
-variant "$FIXTURES/booking_cancelled.flat.json" "$W/cancel.json" \
-    id=bad-cancel updatedAt=2025-03-14T24:00:00Z
-rejected "$W/cancel.json" bad-cancel updatedAt "booking_cancelled: updatedAt 24:00"
+# evof FIXTURE ARG...: that sample changed as variant() does.
+evof() {
+	local src=$FIXTURES/$1
+	shift
+	variant "$src" "$W/ev.tmp" "$@"
+	cat "$W/ev.tmp"
+}
 
-# The valid edge cases are taken.
-variant "$GOOD" "$W/leap.json" id=leap-day start=2024-02-29T10:00:00Z \
-    end=2024-02-29T10:30:00.5-03:30
-http fcgi POST "$W/leap.json" "$TOK"
-accepted leap-day "February 29th of a leap year, fractional seconds"
-is "$(pg_sql "SELECT start_at, end_at FROM meetergo.bookings
-	WHERE id = 'leap-day'")" \
-    "2024-02-29 10:00:00+00|2024-02-29 14:00:00.5+00" \
-    "leap day and offset stored as given"
+large() {
+	cat "$LARGE"
+}
 
-# --- 500: no token configured ---------------------------------------------
+# padded ID SIZE: a valid event of exactly SIZE bytes, padded with blanks.
+padded() {
+	local n
+	ev id="$1" | head -c -2 >"$W/pad.tmp"
+	n=$(($2 - $(wc -c <"$W/pad.tmp") - 2))
+	cat "$W/pad.tmp"
+	printf '%*s}\n' "$n" ''
+}
 
-fcgi_start notoken -u MEETERGO_WEBHOOK_TOKEN -u MEETERGO_WEBHOOK_AUTH
-FCGI_SOCK=$PG_TMP/notoken.sock
-http fcgi POST "$GOOD" "$TOK"
-refused 500 "MEETERGO_WEBHOOK_TOKEN unset"
-like "$(cat "$PG_TMP/notoken.log")" MEETERGO_WEBHOOK_TOKEN \
-    "MEETERGO_WEBHOOK_TOKEN unset: the log names the setting"
-http fcgi POST "$GOOD"
-refused 500 "MEETERGO_WEBHOOK_TOKEN unset, no token presented"
-http fcgi GET -
-is "$STATUS $BODY" '200 {"status":"ok"}' \
-    "MEETERGO_WEBHOOK_TOKEN unset: health needs no token"
-FCGI_SOCK=$PG_TMP/main.sock
-http cgi POST "$GOOD" "$TOK" -u MEETERGO_WEBHOOK_TOKEN
-refused 500 "CGI: MEETERGO_WEBHOOK_TOKEN unset"
-http cgi POST "$GOOD" "$TOK" MEETERGO_WEBHOOK_TOKEN=
-refused 500 "CGI: MEETERGO_WEBHOOK_TOKEN empty"
-http cgi POST "$GOOD" "$TOK" "MEETERGO_WEBHOOK_TOKEN= , "
-refused 500 "CGI: MEETERGO_WEBHOOK_TOKEN only separators"
-http cgi POST "$GOOD" "$TOK" MEETERGO_WEBHOOK_AUTH=nonsense
-refused 500 "CGI: MEETERGO_WEBHOOK_AUTH=nonsense"
-http cgi POST "$GOOD" "$TOK" MEETERGO_WEBHOOK_MAX_BODY=lots
-refused 500 "CGI: MEETERGO_WEBHOOK_MAX_BODY not a number"
+# nul ID: a valid event with a NUL byte after its 40th byte.
+nul() {
+	ev id="$1" >"$W/nul.tmp"
+	head -c 40 "$W/nul.tmp"
+	printf '\0'
+	tail -c +41 "$W/nul.tmp"
+}
 
-fcgi_start open -u MEETERGO_WEBHOOK_TOKEN MEETERGO_WEBHOOK_AUTH=none
-FCGI_SOCK=$PG_TMP/open.sock
-http fcgi POST "$(good auth-none)"
-accepted auth-none "MEETERGO_WEBHOOK_AUTH=none: no token needed"
-FCGI_SOCK=$PG_TMP/main.sock
-http cgi POST "$(good auth-none-cgi)" -u MEETERGO_WEBHOOK_TOKEN \
-    MEETERGO_WEBHOOK_AUTH=none
-accepted auth-none-cgi "CGI: MEETERGO_WEBHOOK_AUTH=none: no token needed"
+# The tokens some variables need, without a "|" in the table.
+basic_token() {
+	printf 'x:%s' "$TEST_TOKEN" | base64
+}
+percent_token() {
+	printf '%s' "$TEST_TOKEN" | sed 's/-/%2D/g'
+}
 
-# --- 503: the database unreachable ----------------------------------------
+# --- the table -----------------------------------------------------------
 
-mkdir "$PG_TMP/dead"
-DEAD_DSN="host=$PG_TMP/dead port=5432 user=meetergo dbname=meetergo"
-http cgi POST "$GOOD" "$TOK" MEETERGO_WEBHOOK_DSN="$DEAD_DSN"
-refused 503 "CGI: database unreachable"
-like "$(resp_header "$RAW" Retry-After)" '^[0-9]+$' \
-    "CGI: database unreachable: Retry-After"
-http cgi GET - MEETERGO_WEBHOOK_DSN="$DEAD_DSN"
-is "$STATUS" 503 "CGI: database unreachable: health 503"
-unlike "$BODY" "dead|PGSQL|connect" "health 503 leaks no details"
+# refusal WHAT STATUS STORED VIA WHY VARIABLES BODY: one line of the
+# table, sent and checked.
+refusal() {
+	local what=$1 want=$2 stored=$3 via=$4 why=$5 vars=$6 body=$7
+	local mode method file=- before args=()
 
-fcgi_start dead MEETERGO_WEBHOOK_DSN="$DEAD_DSN" \
-    MEETERGO_WEBHOOK_DB_TIMEOUT_MS=1000
-FCGI_SOCK=$PG_TMP/dead.sock
-http fcgi POST "$GOOD" "$TOK"
-refused 503 "database unreachable"
-like "$(resp_header "$RAW" Retry-After)" '^[0-9]+$' \
-    "database unreachable: Retry-After"
-http fcgi HEAD -
-is "$STATUS $(resp_body "$RAW" | wc -c)" "503 0" \
-    "database unreachable: HEAD health 503"
-FCGI_SOCK=$PG_TMP/main.sock
+	read -r mode method <<<"$via"
+	case $mode in
+	fcgi)	FCGI_SOCK=$PG_TMP/main.sock ;;
+	fcgi:*)	FCGI_SOCK=$PG_TMP/${mode#fcgi:}.sock; mode=fcgi ;;
+	cgi)	;;
+	*)	bail_out "$what: via '$via' is not fcgi, fcgi:NAME or cgi" ;;
+	esac
+	LEN=0
+	if [ "$body" != - ]; then
+		file=$W/refusal.body
+		eval "$body" >"$file" || bail_out "$what: the body command failed"
+		# shellcheck disable=SC2034 # read by the table
+		LEN=$(wc -c <"$file" | tr -d ' ')
+	fi
+	eval "args=($vars)" || bail_out "$what: bad variables"
+	before=$(counts)
+	http "$mode" "${method:-POST}" "$file" "${args[@]}"
 
-# --- 422 from the database: a value it refuses, kept as rejected ---------
+	case $stored in
+	none)
+		is "$STATUS" "$want" "$what: $want"
+		is "$(counts)" "$before" "$what: nothing stored"
+		;;
+	booking\ *)
+		is "$STATUS $BODY" "$want {\"status\":\"stored\"}" \
+		    "$what: $want stored"
+		is "$(booking_count "${stored#booking }")" 1 "$what: booking stored"
+		;;
+	rejected\ *)
+		# shellcheck disable=SC2086 # REASON [ID]: two words or one
+		rejected_checks "$what" "$want" "$file" "$before" ${stored#rejected }
+		;;
+	*)
+		bail_out "$what: stored '$stored' is not none, booking or rejected"
+		;;
+	esac
+	if [ "$want" = 405 ]; then
+		is "$(resp_header "$RAW" Allow)" "GET, HEAD, POST" "$what: Allow header"
+	fi
+	[ "$why" = - ] || like "$BODY" "$why" "$what: the answer"
+}
+
+# rejected_checks WHAT STATUS FILE BEFORE REASON [ID]: the last answer
+# (to FILE, with the counts BEFORE it) is STATUS with an error naming
+# REASON; one event row kept as rejected with that reason, and no booking
+# row (of ID, and at all).
+rejected_checks() {
+	local what=$1 want=$2 key before=$4 reason=$5 id=${6:-}
+	key=$(event_key "$3")
+	is "$STATUS" "$want" "$what: $want"
+	like "$BODY" "^\\{\"error\":\"[^\"]*$reason" "$what: the answer names $reason"
+	is "$(pg_sql "SELECT outcome, deliveries, error IS NOT NULL AND
+		error LIKE '%$reason%' FROM meetergo.webhook_events
+		WHERE event_key = '$key'")" "rejected|1|t" \
+	    "$what: event kept as rejected, with the reason"
+	if [ -n "$id" ]; then
+		is "$(booking_count "$id")" 0 "$what: no booking row"
+	fi
+	is "$(counts | sed 's/.*events, //')" "${before##*events, }" \
+	    "$what: no booking stored at all"
+}
+
+# Each line a case of its own.
+refusal_case() {
+	test_case "$1" refusal "$@"
+}
+cases_each "$REFUSAL_CASES" 7 refusal_case
+
+# --- cases of their own -----------------------------------------------------
+
+# The table's body of exactly 2048 bytes.
+padded_size() {
+	padded limit-2048 2048 >"$W/limit-2048.json"
+	is "$(wc -c <"$W/limit-2048.json" | tr -d ' ')" 2048 \
+	    "padded body has 2048 bytes"
+}
+test_case "padded bodies" padded_size
+
+after_413() {
+	FCGI_SOCK=$PG_TMP/small.sock
+	http fcgi POST "$LARGE" "$TOK"
+	is "$STATUS" 413 "limit 2048: the large fixture: 413"
+	http fcgi GET -
+	is "$STATUS" 200 "limit 2048: the responder still serves after a 413"
+}
+test_case "a 413 and then" after_413
+
+without_id() {
+	local f=$W/noid.json before
+	variant "$GOOD" "$f" -id start=2025-06-01T10:00:00Z
+	before=$(counts)
+	http fcgi POST "$f" "$TOK"
+	rejected_checks "booking_created without id" 422 "$f" "$before" id
+	is "$(pg_sql "SELECT coalesce(booking_id, '<null>'), event_type
+		FROM meetergo.webhook_events
+		WHERE event_key = '$(event_key "$f")'")" \
+	    "<null>|booking_created" \
+	    "booking_created without id: stored with no booking id"
+}
+test_case "booking_created without id" without_id
+
+leap_day() {
+	variant "$GOOD" "$W/leap.json" id=leap-day \
+	    start=2024-02-29T10:00:00Z end=2024-02-29T10:30:00.5-03:30
+	http fcgi POST "$W/leap.json" "$TOK"
+	is "$STATUS $BODY" '200 {"status":"stored"}' \
+	    "February 29th of a leap year, fractional seconds: 200 stored"
+	is "$(booking_count leap-day)" 1 \
+	    "February 29th of a leap year, fractional seconds: booking stored"
+	is "$(pg_sql "SELECT start_at, end_at FROM meetergo.bookings
+		WHERE id = 'leap-day'")" \
+	    "2024-02-29 10:00:00+00|2024-02-29 14:00:00.5+00" \
+	    "leap day and offset stored as given"
+}
+test_case "the valid edge cases are taken" leap_day
+
+# A responder started without a token answers 500 to every POST, says why
+# in its log, and still answers health.
+no_token_set() {
+	local before
+	fcgi_start notoken -u MEETERGO_WEBHOOK_TOKEN -u MEETERGO_WEBHOOK_AUTH
+	FCGI_SOCK=$PG_TMP/notoken.sock
+	before=$(counts)
+	http fcgi POST "$GOOD" "$TOK"
+	is "$STATUS" 500 "MEETERGO_WEBHOOK_TOKEN unset: 500"
+	is "$(counts)" "$before" "MEETERGO_WEBHOOK_TOKEN unset: nothing stored"
+	like "$(cat "$PG_TMP/notoken.log")" MEETERGO_WEBHOOK_TOKEN \
+	    "MEETERGO_WEBHOOK_TOKEN unset: the log names the setting"
+	http fcgi POST "$GOOD"
+	is "$STATUS" 500 "MEETERGO_WEBHOOK_TOKEN unset, no token presented: 500"
+	is "$(counts)" "$before" \
+	    "MEETERGO_WEBHOOK_TOKEN unset, no token presented: nothing stored"
+	http fcgi GET -
+	is "$STATUS $BODY" '200 {"status":"ok"}' \
+	    "MEETERGO_WEBHOOK_TOKEN unset: health needs no token"
+}
+test_case "no token configured" no_token_set
+
+auth_none() {
+	fcgi_start open -u MEETERGO_WEBHOOK_TOKEN MEETERGO_WEBHOOK_AUTH=none
+	FCGI_SOCK=$PG_TMP/open.sock
+	variant "$GOOD" "$W/auth-none.json" id=auth-none
+	http fcgi POST "$W/auth-none.json"
+	is "$STATUS $BODY" '200 {"status":"stored"}' \
+	    "MEETERGO_WEBHOOK_AUTH=none: no token needed: 200 stored"
+	is "$(booking_count auth-none)" 1 \
+	    "MEETERGO_WEBHOOK_AUTH=none: no token needed: booking stored"
+}
+test_case "MEETERGO_WEBHOOK_AUTH=none" auth_none
+
+# --- 503: the database unreachable ------------------------------------------
+
+unreachable() {
+	local dead=$PG_TMP/dead-$1 dsn before
+	mkdir -p "$dead"
+	dsn="host=$dead port=5432 user=meetergo dbname=meetergo"
+	before=$(counts)
+	if [ "$1" = cgi ]; then
+		http cgi POST "$GOOD" "$TOK" MEETERGO_WEBHOOK_DSN="$dsn"
+		is "$STATUS" 503 "CGI: database unreachable: 503"
+		is "$(counts)" "$before" "CGI: database unreachable: nothing stored"
+		like "$(resp_header "$RAW" Retry-After)" '^[0-9]+$' \
+		    "CGI: database unreachable: Retry-After"
+		http cgi GET - MEETERGO_WEBHOOK_DSN="$dsn"
+		is "$STATUS" 503 "CGI: database unreachable: health 503"
+		unlike "$BODY" "dead|PGSQL|connect" "health 503 leaks no details"
+		return
+	fi
+	fcgi_start dead MEETERGO_WEBHOOK_DSN="$dsn" \
+	    MEETERGO_WEBHOOK_DB_TIMEOUT_MS=1000
+	FCGI_SOCK=$PG_TMP/dead.sock
+	http fcgi POST "$GOOD" "$TOK"
+	is "$STATUS" 503 "database unreachable: 503"
+	is "$(counts)" "$before" "database unreachable: nothing stored"
+	like "$(resp_header "$RAW" Retry-After)" '^[0-9]+$' \
+	    "database unreachable: Retry-After"
+	http fcgi HEAD -
+	is "$STATUS $(resp_body "$RAW" | wc -c)" "503 0" \
+	    "database unreachable: HEAD health 503"
+}
+test_case "CGI: the database unreachable" unreachable cgi
+test_case "FastCGI: the database unreachable" unreachable fcgi
+
+# --- 422 from the database: a value it refuses, kept as rejected ------------
 
 # A check the mapping does not know of stands for any value PostgreSQL
 # refuses (SQLSTATE class 22 or 23): the event is kept as rejected.
-pg_sql "ALTER TABLE meetergo.bookings ADD CONSTRAINT no_moon
-	CHECK (location IS DISTINCT FROM 'the moon')" >/dev/null
-variant "$GOOD" "$W/moon.json" id=moon-1 location="the moon"
-rejected "$W/moon.json" moon-1 "database refused the event" \
-    "a value the database refuses"
-pg_sql "ALTER TABLE meetergo.bookings DROP CONSTRAINT no_moon" >/dev/null
+refused_by_database() {
+	local before
+	pg_sql "ALTER TABLE meetergo.bookings ADD CONSTRAINT no_moon
+		CHECK (location IS DISTINCT FROM 'the moon')" >/dev/null
+	variant "$GOOD" "$W/moon.json" id=moon-1 location="the moon"
+	before=$(counts)
+	http fcgi POST "$W/moon.json" "$TOK"
+	rejected_checks "a value the database refuses" 422 "$W/moon.json" \
+	    "$before" "database refused the event" moon-1
+	pg_sql "ALTER TABLE meetergo.bookings DROP CONSTRAINT no_moon" >/dev/null
+}
+test_case "a value the database refuses" refused_by_database
 
-# --- CGI: words in argv are data ------------------------------------------
+# --- CGI: words in argv are data --------------------------------------------
 
-http cgi POST "$(good argv-migrate)" "$TOK" QUERY_STRING=migrate -- migrate
-accepted argv-migrate "CGI with argv 'migrate': served as a request"
-is "$(head -n 1 "$RAW" | tr -d '\r')" "Status: 200 OK" \
-    "CGI with argv 'migrate': the answer is CGI"
-http cgi GET - QUERY_STRING=--help -- --help
-is "$STATUS $BODY" '200 {"status":"ok"}' "CGI with argv '--help': health"
-http cgi GET - QUERY_STRING=--version -- --version
-is "$STATUS $BODY" '200 {"status":"ok"}' "CGI with argv '--version': health"
-http cgi POST "$(good argv-listen)" "$TOK" \
-    QUERY_STRING="--listen+unix:$PG_TMP/evil.sock" \
-    -- --listen "unix:$PG_TMP/evil.sock"
-accepted argv-listen "CGI with argv '--listen unix:...': served as a request"
-[ ! -e "$PG_TMP/evil.sock" ]
-ok $? "CGI with argv '--listen unix:...': no socket created"
+argv_is_data() {
+	variant "$GOOD" "$W/argv-migrate.json" id=argv-migrate
+	http cgi POST "$W/argv-migrate.json" "$TOK" QUERY_STRING=migrate -- migrate
+	is "$STATUS $BODY" '200 {"status":"stored"}' \
+	    "CGI with argv 'migrate': served as a request: 200 stored"
+	is "$(booking_count argv-migrate)" 1 \
+	    "CGI with argv 'migrate': served as a request: booking stored"
+	is "$(head -n 1 "$RAW" | tr -d '\r')" "Status: 200 OK" \
+	    "CGI with argv 'migrate': the answer is CGI"
+	http cgi GET - QUERY_STRING=--help -- --help
+	is "$STATUS $BODY" '200 {"status":"ok"}' "CGI with argv '--help': health"
+	http cgi GET - QUERY_STRING=--version -- --version
+	is "$STATUS $BODY" '200 {"status":"ok"}' "CGI with argv '--version': health"
+	variant "$GOOD" "$W/argv-listen.json" id=argv-listen
+	http cgi POST "$W/argv-listen.json" "$TOK" \
+	    QUERY_STRING="--listen+unix:$PG_TMP/evil.sock" \
+	    -- --listen "unix:$PG_TMP/evil.sock"
+	is "$STATUS $BODY" '200 {"status":"stored"}' \
+	    "CGI with argv '--listen unix:...': served as a request: 200 stored"
+	is "$(booking_count argv-listen)" 1 \
+	    "CGI with argv '--listen unix:...': served as a request: booking stored"
+	[ ! -e "$PG_TMP/evil.sock" ]
+	ok $? "CGI with argv '--listen unix:...': no socket created"
+}
+test_case "CGI: words in argv are data" argv_is_data
 
-# --- nothing secret in the logs -------------------------------------------
+# --- nothing secret in the logs ---------------------------------------------
 
-logs=$(cat "$PG_TMP"/*.log)
-unlike "$logs" "$TEST_TOKEN|$OLD_TOKEN|wrong-token" \
-    "no configured or presented token in any log"
+logs_clean() {
+	unlike "$(cat "$PG_TMP"/*.log)" "$TEST_TOKEN|$OLD_TOKEN|wrong-token" \
+	    "no configured or presented token in any log"
+}
+test_case "nothing secret in the logs" logs_clean
 
 done_testing

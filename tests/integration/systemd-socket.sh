@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2317 # the cases run through test_case
 # systemd-socket.sh: the ways systemd (or spawn-fcgi) hands the responder
 # its socket, without systemd running:
 #  (a) the listening Unix socket as standard input (StandardInput=socket,
@@ -7,7 +8,8 @@
 #      pid (systemd-socket-activate), and the cases it must refuse;
 #  (c) SIGTERM ends the responder with status 0, also in the middle of a
 #      request, which still gets its answer.
-# And the shipped units pass "systemd-analyze verify".
+# And the shipped units pass "systemd-analyze verify".  Each case starts
+# the responders it needs and stops them.
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 # shellcheck source=tests/lib/tap.sh
@@ -52,26 +54,30 @@ fd_is_socket() {
 
 # --- (a) the socket as standard input --------------------------------------
 
-SOCK_A=$WEB_DIR/stdin.sock
-web_spawn stdin "$SOCK_A"
-PID_A=$WEB_PID
-if command -v spawn-fcgi >/dev/null 2>&1; then
-	how="spawn-fcgi -n"
-else
-	how="perl"
-fi
-diag "(a) responder pid $PID_A on $SOCK_A ($how)"
-is "$(readlink "/proc/$PID_A/exe")" "$(readlink -f "$WEB_BIN")" \
-    "(a) $how execs the responder in its own process"
-ok "$(fd_is_socket "$PID_A" 0; echo $?)" "(a) its standard input is the socket"
-FCGI_SOCK=$SOCK_A
-fixtures_through "(a) stdin socket"
-http fcgi GET -
-is "$STATUS $BODY" '200 {"status":"ok"}' "(a) GET health 200 ok"
+stdin_socket() {
+	local sock=$WEB_DIR/stdin.sock pid how
+	web_spawn stdin "$sock"
+	pid=$WEB_PID
+	if command -v spawn-fcgi >/dev/null 2>&1; then
+		how="spawn-fcgi -n"
+	else
+		how="perl"
+	fi
+	diag "(a) responder pid $pid on $sock ($how)"
+	is "$(readlink "/proc/$pid/exe")" "$(readlink -f "$WEB_BIN")" \
+	    "(a) $how execs the responder in its own process"
+	ok "$(fd_is_socket "$pid" 0; echo $?)" \
+	    "(a) its standard input is the socket"
+	FCGI_SOCK=$sock
+	fixtures_through "(a) stdin socket"
+	http fcgi GET -
+	is "$STATUS $BODY" '200 {"status":"ok"}' "(a) GET health 200 ok"
 
-# (c) SIGTERM while idle, waiting in accept().
-web_stop stdin
-is "$?" 0 "(c) SIGTERM ends the idle stdin-socket responder with status 0"
+	# (c) SIGTERM while idle, waiting in accept().
+	web_stop stdin
+	is "$?" 0 "(c) SIGTERM ends the idle stdin-socket responder with status 0"
+}
+test_case "(a) the socket as standard input" stdin_socket
 
 # --- (b) LISTEN_FDS / LISTEN_PID ---------------------------------------------
 
@@ -93,64 +99,72 @@ PERL_ACTIVATE='
 	exec { $cmd[0] } @cmd or die "exec: $!";'
 PERL_ACTIVATE=(perl -MIO::Socket::UNIX -MPOSIX -MFcntl -e "$PERL_ACTIVATE")
 
-SOCK_B=$WEB_DIR/activate.sock
-if command -v systemd-socket-activate >/dev/null 2>&1; then
-	# systemd-socket-activate opens the socket, waits for the first
-	# connection, then execs the program in its own process, with only
-	# the variables given with -E (the service's EnvironmentFile).
-	systemd-socket-activate -l "$SOCK_B" -E MEETERGO_WEBHOOK_DSN \
+# systemd-socket-activate opens the socket, waits for the first
+# connection, then execs the program in its own process, with only the
+# variables given with -E (the service's EnvironmentFile).
+socket_activate() {
+	local sock=$WEB_DIR/activate.sock pid
+	systemd-socket-activate -l "$sock" -E MEETERGO_WEBHOOK_DSN \
 	    -E MEETERGO_WEBHOOK_TOKEN -- "$WEB_BIN" \
 	    </dev/null >/dev/null 2>>"$PG_TMP/activate.log" &
-	PID_B=$!
-	track_pid "$PID_B"
+	pid=$!
+	track_pid "$pid"
 	for _ in $(seq 1 100); do
-		[ -S "$SOCK_B" ] && break
+		[ -S "$sock" ] && break
 		sleep 0.1
 	done
-	FCGI_SOCK=$SOCK_B
+	FCGI_SOCK=$sock
 	fixtures_through "(b) systemd-socket-activate"
-	is "$(readlink "/proc/$PID_B/exe")" "$(readlink -f "$WEB_BIN")" \
+	is "$(readlink "/proc/$pid/exe")" "$(readlink -f "$WEB_BIN")" \
 	    "(b) the responder runs as the pid LISTEN_PID named"
-	ok "$(fd_is_socket "$PID_B" 3; echo $?)" "(b) fd 3 is the socket"
-	! fd_is_socket "$PID_B" 0
+	ok "$(fd_is_socket "$pid" 3; echo $?)" "(b) fd 3 is the socket"
+	! fd_is_socket "$pid" 0
 	ok $? "(b) its standard input is not a socket"
-	kill -TERM "$PID_B" 2>/dev/null
-	web_wait_exit "$PID_B"
+	kill -TERM "$pid" 2>/dev/null
+	web_wait_exit "$pid"
 	is "$?" 0 "(c) SIGTERM ends the socket-activated responder with status 0"
+	untrack_pid "$pid"
+}
+if command -v systemd-socket-activate >/dev/null 2>&1; then
+	test_case "(b) systemd-socket-activate" socket_activate
 else
 	pass "# SKIP (b) systemd-socket-activate not installed (Debian: systemd)"
 fi
 
-if [ "$have_perl" = yes ]; then
-	SOCK_P=$WEB_DIR/perl.sock
-	"${PERL_ACTIVATE[@]}" "$SOCK_P" 1 self "$WEB_BIN" \
+listen_fds() {
+	local sock=$WEB_DIR/perl.sock pid c fds lp
+	"${PERL_ACTIVATE[@]}" "$sock" 1 self "$WEB_BIN" \
 	    </dev/null >/dev/null 2>>"$PG_TMP/perl.log" &
-	PID_P=$!
-	track_pid "$PID_P"
+	pid=$!
+	track_pid "$pid"
 	for _ in $(seq 1 100); do
-		[ -S "$SOCK_P" ] && break
+		[ -S "$sock" ] && break
 		sleep 0.1
 	done
-	FCGI_SOCK=$SOCK_P
+	FCGI_SOCK=$sock
 	variant "$FIXTURES/booking_created.flat.json" "$W/fd3.json" \
 	    id=socket-fd3-0001
 	post fcgi "$W/fd3.json"
 	is "$STATUS $BODY" '200 {"status":"stored"}' \
 	    "(b) LISTEN_FDS=1, LISTEN_PID=own pid, fd 3 (perl): 200 stored"
-	kill -TERM "$PID_P" 2>/dev/null
-	web_wait_exit "$PID_P"
+	kill -TERM "$pid" 2>/dev/null
+	web_wait_exit "$pid"
 	is "$?" 0 "(c) ... and SIGTERM ends it with status 0"
+	untrack_pid "$pid"
 
 	# Refused: the variables meant for another process, no socket or
 	# two.  The responder must not serve (timeout would end it: 124).
 	for c in "1 1" "1 999999" "2 self" "0 self"; do
 		read -r fds lp <<<"$c"
-		timeout 10 "${PERL_ACTIVATE[@]}" "$WEB_DIR/refused.sock" "$fds" "$lp" \
-		    "$WEB_BIN" </dev/null >/dev/null 2>"$W/refused.err"
+		timeout 10 "${PERL_ACTIVATE[@]}" "$WEB_DIR/refused.sock" "$fds" \
+		    "$lp" "$WEB_BIN" </dev/null >/dev/null 2>"$W/refused.err"
 		is "$?" 2 "(b) LISTEN_FDS=$fds LISTEN_PID=$lp: exits 2, serves nothing"
 		like "$(cat "$W/refused.err")" '^meetergo-webhook: ' \
 		    "(b) LISTEN_FDS=$fds LISTEN_PID=$lp: says why"
 	done
+}
+if [ "$have_perl" = yes ]; then
+	test_case "(b) LISTEN_FDS and LISTEN_PID" listen_fds
 else
 	pass "# SKIP (b) LISTEN_FDS cases: perl not installed"
 fi
@@ -161,58 +175,69 @@ fi
 # in hand must still be answered (README: "SIGTERM lets the request in
 # hand finish, then the process exits 0"), as systemd stops the service
 # while meetergo may be delivering.
-SOCK_T=$WEB_DIR/term.sock
-web_spawn term "$SOCK_T"
-PID_T=$WEB_PID
-variant "$FIXTURES/booking_created.flat.json" "$W/term.json" \
-    id=socket-term-0001
-len=$(wc -c <"$W/term.json")
-mkfifo "$W/term.fifo"
-req_env POST - CONTENT_TYPE=application/json CONTENT_LENGTH="$len" \
-    HTTP_X_WEBHOOK_TOKEN="$TEST_TOKEN"
-env -i PATH="$PATH" "${REQ_ENV[@]}" timeout 20 cgi-fcgi -bind \
-    -connect "$SOCK_T" <"$W/term.fifo" >"$W/term.out" 2>>"$PG_TMP/cgi-fcgi.log" &
-CPID=$!
-track_pid "$CPID"
-exec 7>"$W/term.fifo"
-head -c 100 "$W/term.json" >&7
-sleep 0.5
-kill -TERM "$PID_T"
-sleep 0.3
-tail -c +101 "$W/term.json" >&7
-exec 7>&-
-web_wait_exit "$CPID" 200
-is "$(resp_status "$W/term.out") $(resp_body "$W/term.out")" \
-    '200 {"status":"stored"}' \
-    "(c) SIGTERM while a body arrives: that request still gets 200 stored"
-is "$(web_stored "$W/term.json")" 1 "(c) ... and its event is stored"
-web_stop term
-is "$?" 0 "(c) ... and the responder then ends with status 0"
+sigterm_mid_request() {
+	local sock=$WEB_DIR/term.sock pid len cpid
+	web_spawn term "$sock"
+	pid=$WEB_PID
+	variant "$FIXTURES/booking_created.flat.json" "$W/term.json" \
+	    id=socket-term-0001
+	len=$(wc -c <"$W/term.json")
+	mkfifo "$W/term.fifo"
+	req_env POST - CONTENT_TYPE=application/json CONTENT_LENGTH="$len" \
+	    HTTP_X_WEBHOOK_TOKEN="$TEST_TOKEN"
+	env -i PATH="$PATH" "${REQ_ENV[@]}" timeout 20 cgi-fcgi -bind \
+	    -connect "$sock" <"$W/term.fifo" >"$W/term.out" \
+	    2>>"$PG_TMP/cgi-fcgi.log" &
+	cpid=$!
+	track_pid "$cpid"
+	exec 7>"$W/term.fifo"
+	head -c 100 "$W/term.json" >&7
+	sleep 0.5
+	kill -TERM "$pid"
+	sleep 0.3
+	tail -c +101 "$W/term.json" >&7
+	exec 7>&-
+	web_wait_exit "$cpid" 200
+	is "$(resp_status "$W/term.out") $(resp_body "$W/term.out")" \
+	    '200 {"status":"stored"}' \
+	    "(c) SIGTERM while a body arrives: that request still gets 200 stored"
+	is "$(web_stored "$W/term.json")" 1 "(c) ... and its event is stored"
+	web_stop term
+	is "$?" 0 "(c) ... and the responder then ends with status 0"
+	untrack_pid "$cpid"
+}
+test_case "(c) SIGTERM in the middle of a request" sigterm_mid_request
 
 # --- the shipped units ------------------------------------------------------
 
-if command -v systemd-analyze >/dev/null 2>&1; then
-	U=$WEB_DIR/units
-	mkdir -p "$U/man/man8"
+units() {
+	local u=$WEB_DIR/units out rc
+	mkdir -p "$u/man/man8"
 	# As installed, with @sbindir@ a directory that holds the program
 	# (verify checks that ExecStart= can be run) and the man pages where
 	# Documentation=man:... finds them.
 	sed "s|@sbindir[@]|$WEB_DIR/sbin|g" \
 	    "$top_srcdir/systemd/meetergo-webhook.service.in" \
-	    >"$U/meetergo-webhook.service"
-	cp "$top_srcdir/systemd/meetergo-webhook.socket" "$U/"
-	cp "$top_srcdir"/man/*.8 "$U/man/man8/"
-	out=$(MANPATH=$U/man SYSTEMD_LOG_COLOR=0 timeout 60 systemd-analyze \
-	    verify "$U/meetergo-webhook.socket" "$U/meetergo-webhook.service" 2>&1)
+	    >"$u/meetergo-webhook.service"
+	cp "$top_srcdir/systemd/meetergo-webhook.socket" "$u/"
+	cp "$top_srcdir"/man/*.8 "$u/man/man8/"
+	out=$(MANPATH=$u/man SYSTEMD_LOG_COLOR=0 timeout 60 systemd-analyze \
+	    verify "$u/meetergo-webhook.socket" "$u/meetergo-webhook.service" 2>&1)
 	rc=$?
 	is "$rc" 0 "systemd-analyze verify: the socket and service units pass"
 	is "$out" "" "systemd-analyze verify: no warnings"
 	grep -qx "ExecStart=$WEB_DIR/sbin/meetergo-webhook" \
-	    "$U/meetergo-webhook.service"
+	    "$u/meetergo-webhook.service"
 	ok $? "the service's ExecStart is @sbindir@/meetergo-webhook"
+}
+if command -v systemd-analyze >/dev/null 2>&1; then
+	test_case "the shipped units" units
 else
 	pass "# SKIP systemd-analyze not installed (Debian: systemd)"
 fi
 
-web_log_clean "the token is in no log" "$TEST_TOKEN" "$PG_TMP"/*.log
+logs_clean() {
+	web_log_clean "the token is in no log" "$TEST_TOKEN" "$PG_TMP"/*.log
+}
+test_case "the token is in no log" logs_clean
 done_testing

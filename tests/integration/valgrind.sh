@@ -1,10 +1,13 @@
 #!/bin/bash
+# shellcheck disable=SC2317 # the cases run through test_case
 # valgrind.sh: the responder under valgrind's memcheck serves a few
 # thousand requests as a FastCGI server (every fixture again and again
 # under new ids, every case of hostile.cases, health checks, refusals,
 # deliveries while the database is down), and some as plain CGI.  Every
 # process must end with no error and no leak of any kind, "still
 # reachable" included: the program promises a full teardown at exit.
+# The FastCGI server is the fixture of the named cases; its end and its
+# report are the last.
 #
 # VALGRIND_SECONDS bounds the bulk of the requests (default 75), so that
 # the whole script takes about two minutes.
@@ -22,6 +25,8 @@
 . "$top_srcdir/tests/lib/http.sh"
 # shellcheck source=tests/lib/web.sh
 . "$top_srcdir/tests/lib/web.sh"
+# shellcheck source=tests/lib/cases.sh
+. "$top_srcdir/tests/lib/cases.sh"
 # shellcheck source=tests/lib/hostile.sh
 . "$top_srcdir/tests/lib/hostile.sh"
 
@@ -48,6 +53,8 @@ export MEETERGO_WEBHOOK_TOKEN="$TEST_TOKEN"
 mkdir "$PG_TMP/spool"
 W=$PG_TMP/work
 REAL_RESPONDER=$RESPONDER
+T=HTTP_X_WEBHOOK_TOKEN=$TEST_TOKEN
+printf 'x' >"$W/tiny"
 
 # vg_clean LOG DESC: the valgrind log reports no error and no leak.
 vg_clean() {
@@ -64,23 +71,32 @@ vg_clean() {
 	return 1
 }
 
+# valgrind_wrapper FILE LOG: a script FILE that runs the responder under
+# memcheck, its report in LOG (%p: the pid), with its arguments.  Put in
+# RESPONDER's place, fcgi_start and cgi_request run valgrind.
+valgrind_wrapper() {
+	{
+		echo '#!/bin/sh'
+		printf 'exec'
+		printf ' %q' "${VALGRIND[@]}" "--log-file=$2" "$REAL_RESPONDER"
+		printf ' "$@"\n'
+	} >"$1"
+	chmod +x "$1"
+}
+
 # --- the FastCGI server under valgrind ------------------------------------
 
 FCGI_SOCK=$PG_TMP/vg.sock
 VG_LOG=$PG_TMP/valgrind-fcgi.txt
-# Not through fcgi_start: under valgrind the socket takes longer to appear.
-MEETERGO_WEBHOOK_SPOOL_DIR=$PG_TMP/spool \
-    "${VALGRIND[@]}" --log-file="$VG_LOG" \
-    "$REAL_RESPONDER" --listen "unix:$FCGI_SOCK" \
-    </dev/null >/dev/null 2>>"$PG_TMP/vg.log" &
-VG_PID=$!
-track_pid "$VG_PID"
-for _ in $(seq 1 600); do
-	[ -S "$FCGI_SOCK" ] && break
-	kill -0 "$VG_PID" 2>/dev/null || break
-	sleep 0.1
-done
-[ -S "$FCGI_SOCK" ] || bail_out "the responder under valgrind did not listen"
+valgrind_wrapper "$PG_TMP/valgrind-fcgi" "$VG_LOG"
+valgrind_wrapper "$PG_TMP/valgrind-cgi" "$PG_TMP/valgrind-cgi.%p.txt"
+# Under valgrind the socket takes longer to appear.
+vg_start() {
+	RESPONDER=$PG_TMP/valgrind-fcgi FCGI_WAIT_TENTHS=600 \
+	    fcgi_start vg MEETERGO_WEBHOOK_SPOOL_DIR="$PG_TMP/spool"
+}
+test_fixture "the responder under valgrind" vg_start
+VG_PID=${FCGI_PID[vg]}
 
 # send_all LIST OUT END: one request a line of LIST ("METHOD BODYFILE
 # [VAR=VALUE | -u VAR]...", words without blanks) until the time END;
@@ -102,75 +118,73 @@ send_all() {
 # booking, employee and submission the id "vg-R-<its id>", so the booking
 # events of a round meet in one booking, in a random order (applied,
 # stale); every fifth round sends the one four before again (duplicates).
-ROUNDS=150
-mkdir "$W/fx"
-perl -e '
-	my ($dir, $rounds, @files) = @ARGV;
-	for my $f (@files) {
-		open my $in, "<", $f or die "$f: $!";
-		local $/;
-		my $text = <$in>;
-		close $in;
-		(my $base = $f) =~ s{.*/}{};
-		for my $r (1 .. $rounds) {
-			(my $t = $text) =~ s/"id": "/"id": "vg-$r-/;
-			open my $out, ">", "$dir/$r.$base" or die "$!";
-			print $out $t;
-			close $out;
-		}
-	}' "$W/fx" "$ROUNDS" "$FIXTURES"/*.json ||
-    bail_out "cannot write the fixtures' variants"
-printf 'x' >"$W/tiny"
-T=HTTP_X_WEBHOOK_TOKEN=$TEST_TOKEN
-for r in $(seq 1 "$ROUNDS"); do
-	for f in "$W/fx/$r".*.json; do
-		echo "POST $f $T"
-	done
-	if [ $((r % 5)) -eq 0 ]; then
-		for f in "$W/fx/$((r - 4))".*.json; do
+bulk() {
+	local ROUNDS=150 r f start end sent i pids=()
+	mkdir "$W/fx"
+	perl -e '
+		my ($dir, $rounds, @files) = @ARGV;
+		for my $f (@files) {
+			open my $in, "<", $f or die "$f: $!";
+			local $/;
+			my $text = <$in>;
+			close $in;
+			(my $base = $f) =~ s{.*/}{};
+			for my $r (1 .. $rounds) {
+				(my $t = $text) =~ s/"id": "/"id": "vg-$r-/;
+				open my $out, ">", "$dir/$r.$base" or die "$!";
+				print $out $t;
+				close $out;
+			}
+		}' "$W/fx" "$ROUNDS" "$FIXTURES"/*.json ||
+	    bail_out "cannot write the fixtures' variants"
+	for r in $(seq 1 "$ROUNDS"); do
+		for f in "$W/fx/$r".*.json; do
 			echo "POST $f $T"
 		done
-	fi
-	f=$W/fx/$r.booking_created.flat.json
-	echo "GET -"
-	echo "HEAD -"
-	echo "POST $f"
-	echo "POST $f HTTP_X_WEBHOOK_TOKEN=wrong-token"
-	echo "POST $f QUERY_STRING=token=$TEST_TOKEN&token=wrong"
-	echo "DELETE $f $T"
-	echo "POST $f $T CONTENT_TYPE=text/plain"
-	echo "POST $f $T -u CONTENT_LENGTH"
-	echo "POST $f $T CONTENT_LENGTH=999999"
-	echo "POST $f $T CONTENT_LENGTH=12x"
-	echo "POST $W/tiny $T"
-done | awk -v n="$VALGRIND_CLIENTS" -v dir="$W" \
-    '{ print > (dir "/list." (NR % n)) }'
+		if [ $((r % 5)) -eq 0 ]; then
+			for f in "$W/fx/$((r - 4))".*.json; do
+				echo "POST $f $T"
+			done
+		fi
+		f=$W/fx/$r.booking_created.flat.json
+		echo "GET -"
+		echo "HEAD -"
+		echo "POST $f"
+		echo "POST $f HTTP_X_WEBHOOK_TOKEN=wrong-token"
+		echo "POST $f QUERY_STRING=token=$TEST_TOKEN&token=wrong"
+		echo "DELETE $f $T"
+		echo "POST $f $T CONTENT_TYPE=text/plain"
+		echo "POST $f $T -u CONTENT_LENGTH"
+		echo "POST $f $T CONTENT_LENGTH=999999"
+		echo "POST $f $T CONTENT_LENGTH=12x"
+		echo "POST $W/tiny $T"
+	done | awk -v n="$VALGRIND_CLIENTS" -v dir="$W" \
+	    '{ print > (dir "/list." (NR % n)) }'
 
-start=$SECONDS
-printf -v end '%(%s)T' -1
-end=$((end + VALGRIND_SECONDS))
-pids=()
-for i in $(seq 0 $((VALGRIND_CLIENTS - 1))); do
-	send_all "$W/list.$i" "$W/answers.$i" "$end" &
-	pids+=("$!")
-	track_pid "$!"
-done
-for p in "${pids[@]}"; do
-	wait "$p"
-done
-sent=$(cat "$W"/answers.* | wc -l)
-diag "$sent of $(cat "$W"/list.? | wc -l) bulk requests in" \
-    "$((SECONDS - start)) s"
-[ "$sent" -ge 1000 ] ||
-    diag "only $sent: a slow machine; VALGRIND_SECONDS=$VALGRIND_SECONDS"
-is "$(awk '$1 !~ /^[0-9][0-9][0-9]$/' "$W"/answers.* | head -n 3)" "" \
-    "every bulk request got an answer"
-is "$(awk '$1 >= 500' "$W"/answers.* | head -n 3)" "" \
-    "no bulk request got a 5xx"
-is "$(pg_sql "SELECT count(*) > 0 FROM meetergo.webhook_events
-	WHERE outcome = 'applied'") $(pg_sql "SELECT count(*) > 0
-	FROM meetergo.webhook_events WHERE deliveries > 1")" "t t" \
-    "events were stored, and redeliveries counted"
+	start=$SECONDS
+	printf -v end '%(%s)T' -1
+	end=$((end + VALGRIND_SECONDS))
+	for i in $(seq 0 $((VALGRIND_CLIENTS - 1))); do
+		send_all "$W/list.$i" "$W/answers.$i" "$end" &
+		pids+=("$!")
+		track_pid "$!"
+	done
+	reap "${pids[@]}"
+	sent=$(cat "$W"/answers.* | wc -l)
+	diag "$sent of $(cat "$W"/list.? | wc -l) bulk requests in" \
+	    "$((SECONDS - start)) s"
+	[ "$sent" -ge 1000 ] ||
+	    diag "only $sent: a slow machine; VALGRIND_SECONDS=$VALGRIND_SECONDS"
+	is "$(awk '$1 !~ /^[0-9][0-9][0-9]$/' "$W"/answers.* | head -n 3)" "" \
+	    "every bulk request got an answer"
+	is "$(awk '$1 >= 500' "$W"/answers.* | head -n 3)" "" \
+	    "no bulk request got a 5xx"
+	is "$(pg_sql "SELECT count(*) > 0 FROM meetergo.webhook_events
+		WHERE outcome = 'applied'") $(pg_sql "SELECT count(*) > 0
+		FROM meetergo.webhook_events WHERE deliveries > 1")" "t t" \
+	    "events were stored, and redeliveries counted"
+}
+test_case "the bulk: every sample again and again, and refusals" bulk
 
 # The hostile cases, each once, over FastCGI whatever their mode; what
 # they must be answered is hostile.sh's business.
@@ -183,85 +197,99 @@ send_hostile() {
 	HOSTILE_N=$((HOSTILE_N + 1))
 	[ "$HOSTILE_BODY" = - ] || rm -f "$HOSTILE_BODY"
 }
-hostile_each send_hostile
-diag "$HOSTILE_N hostile requests"
-kill -0 "$VG_PID" 2>/dev/null
-ok $? "the responder survived the hostile cases"
+hostile() {
+	hostile_each send_hostile
+	diag "$HOSTILE_N hostile requests"
+	kill -0 "$VG_PID" 2>/dev/null
+	ok $? "the responder survived the hostile cases"
+}
+test_case "the hostile cases" hostile
 
-# --- plain CGI under valgrind, the database up ----------------------------
-
-# A wrapper in RESPONDER's place, so that cgi_request runs valgrind.
-{
-	echo '#!/bin/sh'
-	printf 'exec'
-	printf ' %q' "${VALGRIND[@]}" \
-	    "--log-file=$PG_TMP/valgrind-cgi.%p.txt" "$REAL_RESPONDER"
-	printf ' "$@"\n'
-} >"$PG_TMP/valgrind-cgi"
-chmod +x "$PG_TMP/valgrind-cgi"
-export MEETERGO_WEBHOOK_SPOOL_DIR=$PG_TMP/spool
-variant "$FIXTURES/booking_created.flat.json" "$W/cgi.json" id=vg-cgi
-variant "$FIXTURES/booking_created.flat.json" "$W/cgi2.json" id=vg-cgi-2
-variant "$FIXTURES/booking_created.flat.json" "$W/cgi422.json" \
-    id=vg-cgi-422 start=now
+# --- plain CGI under valgrind ---------------------------------------------
 
 # cgi_case STATUS ARG...: cgi_request ARG... under valgrind answers
 # STATUS and exits normally: 0, or 99 when valgrind found something (its
-# log, checked at the end, says what).
-n=0
+# log, checked at the end, says what).  $W/cgi.cases counts them.
 cgi_case() {
-	local want=$1 rc
+	local want=$1 rc n
 	shift
-	n=$((n + 1))
+	echo "$*" >>"$W/cgi.cases"
+	n=$(wc -l <"$W/cgi.cases")
 	RESPONDER=$PG_TMP/valgrind-cgi cgi_request "$@" >"$W/cgi.$n.raw"
 	rc=$?
 	[ "$rc" -ne 99 ] || rc=0
 	is "$rc $(resp_status "$W/cgi.$n.raw")" "0 $want" \
 	    "CGI under valgrind, $1 #$n: $want"
 }
-cgi_case 200 POST "$W/cgi.json" "$T"
-cgi_case 200 POST "$W/cgi.json" "$T"
-cgi_case 422 POST "$W/cgi422.json" "$T"
-cgi_case 200 GET -
-cgi_case 401 POST "$W/cgi.json"
-cgi_case 400 POST "$W/tiny" "$T"
-cgi_case 405 DELETE - "$T"
-cgi_case 500 POST "$W/cgi.json" "$T" MEETERGO_WEBHOOK_MAX_BODY=lots
+
+# The database up.
+plain_cgi() {
+	export MEETERGO_WEBHOOK_SPOOL_DIR=$PG_TMP/spool
+	variant "$FIXTURES/booking_created.flat.json" "$W/cgi.json" id=vg-cgi
+	variant "$FIXTURES/booking_created.flat.json" "$W/cgi422.json" \
+	    id=vg-cgi-422 start=now
+	cgi_case 200 POST "$W/cgi.json" "$T"
+	cgi_case 200 POST "$W/cgi.json" "$T"
+	cgi_case 422 POST "$W/cgi422.json" "$T"
+	cgi_case 200 GET -
+	cgi_case 401 POST "$W/cgi.json"
+	cgi_case 400 POST "$W/tiny" "$T"
+	cgi_case 405 DELETE - "$T"
+	cgi_case 500 POST "$W/cgi.json" "$T" MEETERGO_WEBHOOK_MAX_BODY=lots
+}
+test_case "plain CGI under valgrind" plain_cgi
 
 # --- the database goes away -----------------------------------------------
 
 # Deliveries go to the spool, health says it can take them; as plain CGI
 # without a spool: 503.
-pg_stop
-for i in 1 2 3; do
-	http fcgi GET -
-	is "$STATUS" 200 "database down, #$i: health 200 (the spool takes events)"
-	variant "$FIXTURES/booking_created.flat.json" "$W/down$i.json" \
-	    id="vg-down-$i"
-	post fcgi "$W/down$i.json"
-	is "$STATUS $BODY" '200 {"status":"spooled"}' \
-	    "database down, #$i: spooled"
-done
-cgi_case 200 POST "$W/cgi2.json" "$T"
-cgi_case 503 POST "$W/cgi2.json" "$T" -u MEETERGO_WEBHOOK_SPOOL_DIR
-cgi_case 503 GET - -u MEETERGO_WEBHOOK_SPOOL_DIR
+database_away() {
+	local i
+	export MEETERGO_WEBHOOK_SPOOL_DIR=$PG_TMP/spool
+	pg_stop
+	for i in 1 2 3; do
+		http fcgi GET -
+		is "$STATUS" 200 \
+		    "database down, #$i: health 200 (the spool takes events)"
+		variant "$FIXTURES/booking_created.flat.json" "$W/down$i.json" \
+		    id="vg-down-$i"
+		post fcgi "$W/down$i.json"
+		is "$STATUS $BODY" '200 {"status":"spooled"}' \
+		    "database down, #$i: spooled"
+	done
+	variant "$FIXTURES/booking_created.flat.json" "$W/cgi2.json" \
+	    id=vg-cgi-2
+	cgi_case 200 POST "$W/cgi2.json" "$T"
+	cgi_case 503 POST "$W/cgi2.json" "$T" -u MEETERGO_WEBHOOK_SPOOL_DIR
+	cgi_case 503 GET - -u MEETERGO_WEBHOOK_SPOOL_DIR
+}
+test_case "the database goes away" database_away
 
-kill -TERM "$VG_PID"
-wait "$VG_PID"
-is "$?" 0 "SIGTERM: the responder under valgrind exits 0"
-vg_clean "$VG_LOG" "FastCGI server"
-# The CGI processes together: one report is enough for a cause they share.
-unclean=
-for log in "$PG_TMP"/valgrind-cgi.*.txt; do
-	grep -q 'ERROR SUMMARY: 0 errors' "$log" || unclean="$unclean $log"
-done
-is "$(echo "$unclean" | wc -w) of $n" "0 of $n" \
-    "CGI processes: no memory error, no leak"
-if [ -n "$unclean" ]; then
-	# shellcheck disable=SC2086
-	set -- $unclean
-	diag "the first of them:"
-	sed -n '/HEAP SUMMARY/,$p' "$1" | sed 's/^/# /'
-fi
+# --- the end, and what valgrind says --------------------------------------
+
+# In this shell: the FastCGI server is its child.
+the_end() {
+	local unclean='' log n=0
+	kill -TERM "$VG_PID"
+	wait "$VG_PID"
+	is "$?" 0 "SIGTERM: the responder under valgrind exits 0"
+	fcgi_forget vg
+	vg_clean "$VG_LOG" "FastCGI server"
+	# The CGI processes together: one report is enough for a cause they
+	# share.
+	[ ! -f "$W/cgi.cases" ] || n=$(wc -l <"$W/cgi.cases")
+	for log in "$PG_TMP"/valgrind-cgi.*.txt; do
+		grep -q 'ERROR SUMMARY: 0 errors' "$log" || unclean="$unclean $log"
+	done
+	is "$(echo "$unclean" | wc -w) of $n" "0 of $n" \
+	    "CGI processes: no memory error, no leak"
+	if [ -n "$unclean" ]; then
+		# shellcheck disable=SC2086
+		set -- $unclean
+		diag "the first of them:"
+		sed -n '/HEAP SUMMARY/,$p' "$1" | sed 's/^/# /'
+	fi
+}
+test_here "the responder stops, and valgrind's reports" the_end
 
 done_testing

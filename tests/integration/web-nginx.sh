@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2317 # the cases run through test_case
 # web-nginx.sh: nginx from the shipped nginx/meetergo-webhook-local.conf in
 # front of "meetergo-webhook --listen unix:..." stores every sample webhook
 # sent with curl, refuses an over-long body itself (413) without the
@@ -26,8 +27,6 @@ TEST_TOKEN=nginx-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 export MEETERGO_WEBHOOK_TOKEN=$TEST_TOKEN
 W=$PG_TMP/work
 SOCK=$PG_TMP/main.sock
-fcgi_start main
-web_sock_for_workers "$SOCK"
 RLOG=$PG_TMP/main.log
 
 events() {
@@ -44,141 +43,170 @@ site_local() {		# PORT FILE
 	    "unix:$SOCK"
 	web_subst "$2" /var/log/nginx/ "$PG_TMP/"
 }
-web_nginx_start local site_local
+
+servers() {
+	fcgi_start main
+	web_sock_for_workers "$SOCK"
+	web_nginx_start local site_local
+}
+test_fixture "the responder and nginx (local.conf)" servers
 URL=http://127.0.0.1:$WEB_PORT/webhooks/meetergo
+LOCAL_PORT=$WEB_PORT
 diag "nginx (local.conf) on 127.0.0.1:$WEB_PORT, pid $WEB_PID"
 
-web_fixtures_stored "local, ?token=" "$URL?token=$TEST_TOKEN"
-n=$(find "$FIXTURES" -maxdepth 1 -name '*.json' | wc -l)
-is "$(events)" "$n" "local: $n fixtures, $n event rows"
+every_sample() {
+	local n
+	web_fixtures_stored "local, ?token=" "$URL?token=$TEST_TOKEN"
+	n=$(find "$FIXTURES" -maxdepth 1 -name '*.json' | wc -l)
+	is "$(events)" "$n" "local: $n fixtures, $n event rows"
+}
+test_case "local: every sample stored" every_sample
 
-web_get "$URL"
-is "$STATUS $BODY" '200 {"status":"ok"}' "local: GET health 200 ok"
-web_get "$URL" -I
-is "$STATUS" 200 "local: HEAD health 200"
-web_get "http://127.0.0.1:$WEB_PORT/elsewhere?token=$TEST_TOKEN"
-is "$STATUS" 404 "local: another path 404"
+health_and_paths() {
+	web_get "$URL"
+	is "$STATUS $BODY" '200 {"status":"ok"}' "local: GET health 200 ok"
+	web_get "$URL" -I
+	is "$STATUS" 200 "local: HEAD health 200"
+	web_get "http://127.0.0.1:$LOCAL_PORT/elsewhere?token=$TEST_TOKEN"
+	is "$STATUS" 404 "local: another path 404"
+}
+test_case "local: health, and no other path" health_and_paths
 
-variant "$FIXTURES/booking_created.flat.json" "$W/bearer.json" \
-    id=nginx-bearer-0001
-web_post "$URL" "$W/bearer.json" -H "Authorization: Bearer $TEST_TOKEN"
-is "$STATUS $BODY" '200 {"status":"stored"}' "local: Bearer token: 200 stored"
-is "$(pg_sql "SELECT status FROM meetergo.bookings
-	WHERE id = 'nginx-bearer-0001'")" booked "local: Bearer: booking stored"
-variant "$FIXTURES/booking_created.flat.json" "$W/header.json" \
-    id=nginx-header-0001
-web_post "$URL" "$W/header.json" -H "X-Webhook-Token: $TEST_TOKEN"
-is "$STATUS $BODY" '200 {"status":"stored"}' \
-    "local: X-Webhook-Token: 200 stored"
-base=$(events)
-variant "$FIXTURES/booking_created.flat.json" "$W/wrong.json" \
-    id=nginx-wrong-0001
-web_post "$URL" "$W/wrong.json" -H "Authorization: Bearer x$TEST_TOKEN"
-is "$STATUS" 401 "local: wrong Bearer token: 401"
-web_post "$URL" "$W/wrong.json"
-is "$STATUS" 401 "local: no token: 401"
-is "$(events)" "$base" "local: refused requests store nothing"
+tokens() {
+	local base
+	variant "$FIXTURES/booking_created.flat.json" "$W/bearer.json" \
+	    id=nginx-bearer-0001
+	web_post "$URL" "$W/bearer.json" -H "Authorization: Bearer $TEST_TOKEN"
+	is "$STATUS $BODY" '200 {"status":"stored"}' \
+	    "local: Bearer token: 200 stored"
+	is "$(pg_sql "SELECT status FROM meetergo.bookings
+		WHERE id = 'nginx-bearer-0001'")" booked \
+	    "local: Bearer: booking stored"
+	variant "$FIXTURES/booking_created.flat.json" "$W/header.json" \
+	    id=nginx-header-0001
+	web_post "$URL" "$W/header.json" -H "X-Webhook-Token: $TEST_TOKEN"
+	is "$STATUS $BODY" '200 {"status":"stored"}' \
+	    "local: X-Webhook-Token: 200 stored"
+	base=$(events)
+	variant "$FIXTURES/booking_created.flat.json" "$W/wrong.json" \
+	    id=nginx-wrong-0001
+	web_post "$URL" "$W/wrong.json" -H "Authorization: Bearer x$TEST_TOKEN"
+	is "$STATUS" 401 "local: wrong Bearer token: 401"
+	web_post "$URL" "$W/wrong.json"
+	is "$STATUS" 401 "local: no token: 401"
+	is "$(events)" "$base" "local: refused requests store nothing"
+}
+test_case "local: the token as a header" tokens
 
 # The limit: client_max_body_size 256k = MEETERGO_WEBHOOK_MAX_BODY's
 # default.  A body of exactly 262144 bytes goes through (in memory: no
 # temp file); one byte more is nginx's 413, which the responder never sees.
-web_pad_body "$W/limit.json" nginx-limit-0001 262144
-is "$(wc -c <"$W/limit.json")" 262144 "a body of exactly 262144 bytes"
-web_post "$URL?token=$TEST_TOKEN" "$W/limit.json"
-is "$STATUS $BODY" '200 {"status":"stored"}' \
-    "local: a body at the limit: 200 stored"
-is "$(find "$WEB_DIR/local/tmp" -type f | wc -l)" 0 \
-    "local: no body was written to a temp file"
-base=$(events)
-lines=$(wc -l <"$RLOG")
-web_pad_body "$W/big.json" nginx-big-0001 262145
-web_post "$URL?token=$TEST_TOKEN" "$W/big.json"
-is "$STATUS" 413 "local: a body one byte over the limit: 413"
-unlike "$BODY" '"status"' "local: the 413 is nginx's, not the responder's"
-is "$(wc -l <"$RLOG")" "$lines" "local: the responder logged nothing for it"
-is "$(events)" "$base" "local: nothing stored for it"
-web_pad_body "$W/huge.json" nginx-huge-0001 3000000
-web_post "$URL?token=$TEST_TOKEN" "$W/huge.json"
-is "$STATUS" 413 "local: a 3 MB body: 413"
-is "$(wc -l <"$RLOG")" "$lines" "local: the responder logged nothing for it"
+body_limit() {
+	local base lines
+	web_pad_body "$W/limit.json" nginx-limit-0001 262144
+	is "$(wc -c <"$W/limit.json")" 262144 "a body of exactly 262144 bytes"
+	web_post "$URL?token=$TEST_TOKEN" "$W/limit.json"
+	is "$STATUS $BODY" '200 {"status":"stored"}' \
+	    "local: a body at the limit: 200 stored"
+	is "$(find "$WEB_DIR/local/tmp" -type f | wc -l)" 0 \
+	    "local: no body was written to a temp file"
+	base=$(events)
+	lines=$(wc -l <"$RLOG")
+	web_pad_body "$W/big.json" nginx-big-0001 262145
+	web_post "$URL?token=$TEST_TOKEN" "$W/big.json"
+	is "$STATUS" 413 "local: a body one byte over the limit: 413"
+	unlike "$BODY" '"status"' "local: the 413 is nginx's, not the responder's"
+	is "$(wc -l <"$RLOG")" "$lines" "local: the responder logged nothing for it"
+	is "$(events)" "$base" "local: nothing stored for it"
+	web_pad_body "$W/huge.json" nginx-huge-0001 3000000
+	web_post "$URL?token=$TEST_TOKEN" "$W/huge.json"
+	is "$STATUS" 413 "local: a 3 MB body: 413"
+	is "$(wc -l <"$RLOG")" "$lines" "local: the responder logged nothing for it"
+}
+test_case "local: the body limit" body_limit
 
-ALOG=$PG_TMP/meetergo-webhook.access.log
-is "$(grep -c '"POST /webhooks/meetergo HTTP/1.1" 200 ' "$ALOG")" \
-    $((n + 3)) "local: the access log has every stored POST"
-like "$(cat "$ALOG")" '"POST /webhooks/meetergo HTTP/1.1" 413 ' \
-    "local: the access log has the 413"
-like "$(cat "$ALOG")" '"GET /webhooks/meetergo HTTP/1.1" 200 ' \
-    "local: the access log has the health check"
-is "$(grep -c meetergo "$PG_TMP/nginx-local-access.log" 2>/dev/null)" 0 \
-    "local: the webhook stays out of the http-level access log"
-web_log_clean "local: the token is in no log (access, error, responder)" \
-    "$TEST_TOKEN" "$ALOG" "$PG_TMP"/nginx-local-*.log "$RLOG" \
-    "$PG_TMP"/meetergo-webhook.error.log
+# Every event so far came through this nginx, one stored POST each.
+local_logs() {
+	local alog=$PG_TMP/meetergo-webhook.access.log
+	is "$(grep -c '"POST /webhooks/meetergo HTTP/1.1" 200 ' "$alog")" \
+	    "$(events)" "local: the access log has every stored POST"
+	like "$(cat "$alog")" '"POST /webhooks/meetergo HTTP/1.1" 413 ' \
+	    "local: the access log has the 413"
+	like "$(cat "$alog")" '"GET /webhooks/meetergo HTTP/1.1" 200 ' \
+	    "local: the access log has the health check"
+	is "$(grep -c meetergo "$PG_TMP/nginx-local-access.log" 2>/dev/null)" 0 \
+	    "local: the webhook stays out of the http-level access log"
+	web_log_clean "local: the token is in no log (access, error, responder)" \
+	    "$TEST_TOKEN" "$alog" "$PG_TMP"/nginx-local-*.log "$RLOG" \
+	    "$PG_TMP"/meetergo-webhook.error.log
+}
+test_case "local: the logs" local_logs
 
 # --- nginx/meetergo-webhook.conf (TLS) ------------------------------------
 
-if ! command -v openssl >/dev/null 2>&1; then
-	pass "# SKIP TLS configuration: openssl not installed (Debian: openssl)"
-else
-	T=$WEB_DIR/tls
+T=$WEB_DIR/tls
+
+# The shipped file with its paths replaced, and loopback ports instead of
+# 80 and 443 (nginx -t binds them too).
+# shellcheck disable=SC2317 # called by web_nginx_start
+site_tls() {		# PORT FILE
+	cp "$top_srcdir/nginx/meetergo-webhook.conf" "$2"
+	web_subst "$2" /etc/ssl/certs/webhooks.example.com.pem "$T/cert.pem"
+	web_subst "$2" /etc/ssl/private/webhooks.example.com.key "$T/key.pem"
+	web_subst "$2" unix:/run/meetergo-webhook/meetergo-webhook.sock \
+	    "unix:$SOCK"
+	web_subst "$2" /var/log/nginx/ "$PG_TMP/tls-"
+	HTTP_PORT=$(web_free_port)
+	web_subst "$2" "listen 80;" "listen 127.0.0.1:$HTTP_PORT;"
+	web_delete "$2" "listen [::]:80;"
+	web_subst "$2" "listen 443 ssl http2;" "listen 127.0.0.1:$1 ssl http2;"
+	web_delete "$2" "listen [::]:443 ssl http2;"
+}
+
+# The TLS server in a case of its own: it starts nginx and stops it.
+tls() {
+	local tls_port turl tlog base
+	local -a tls_opts
 	mkdir -p "$T"
-	timeout "$PG_TEST_TIMEOUT" openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
-	    -subj /CN=webhooks.example.com \
+	timeout "$PG_TEST_TIMEOUT" openssl req -x509 -newkey rsa:2048 -nodes \
+	    -days 2 -subj /CN=webhooks.example.com \
 	    -addext subjectAltName=DNS:webhooks.example.com \
 	    -keyout "$T/key.pem" -out "$T/cert.pem" >"$T/openssl.log" 2>&1 ||
 	    bail_out "openssl could not make a certificate"
 	chmod 0600 "$T/key.pem"
 
-	# The shipped file with its paths replaced, and loopback ports
-	# instead of 80 and 443 (nginx -t binds them too).
-	# shellcheck disable=SC2317 # called by web_nginx_start
-	site_tls() {		# PORT FILE
-		cp "$top_srcdir/nginx/meetergo-webhook.conf" "$2"
-		web_subst "$2" /etc/ssl/certs/webhooks.example.com.pem \
-		    "$T/cert.pem"
-		web_subst "$2" /etc/ssl/private/webhooks.example.com.key \
-		    "$T/key.pem"
-		web_subst "$2" unix:/run/meetergo-webhook/meetergo-webhook.sock \
-		    "unix:$SOCK"
-		web_subst "$2" /var/log/nginx/ "$PG_TMP/tls-"
-		HTTP_PORT=$(web_free_port)
-		web_subst "$2" "listen 80;" "listen 127.0.0.1:$HTTP_PORT;"
-		web_delete "$2" "listen [::]:80;"
-		web_subst "$2" "listen 443 ssl http2;" \
-		    "listen 127.0.0.1:$1 ssl http2;"
-		web_delete "$2" "listen [::]:443 ssl http2;"
-	}
 	site_tls "$(web_free_port)" "$T/tested.conf"
 	web_nginx_test tls-t "$T/tested.conf"
 	ok $? "meetergo-webhook.conf with a self-signed pair passes nginx -t" ||
 	    sed 's/^/# /' "$WEB_DIR/tls-t/nginx-t.out"
 
 	web_nginx_start tls site_tls
-	TLS_PORT=$WEB_PORT
-	diag "nginx (TLS) on 127.0.0.1:$TLS_PORT and :$HTTP_PORT"
-	TLS=(--cacert "$T/cert.pem"
-	    --resolve "webhooks.example.com:$TLS_PORT:127.0.0.1")
-	TURL=https://webhooks.example.com:$TLS_PORT/webhooks/meetergo
+	tls_port=$WEB_PORT
+	diag "nginx (TLS) on 127.0.0.1:$tls_port and :$HTTP_PORT"
+	tls_opts=(--cacert "$T/cert.pem"
+	    --resolve "webhooks.example.com:$tls_port:127.0.0.1")
+	turl=https://webhooks.example.com:$tls_port/webhooks/meetergo
 
 	variant "$FIXTURES/booking_created.flat.json" "$W/tls.json" \
 	    id=nginx-tls-0001
-	web_post "$TURL?token=$TEST_TOKEN" "$W/tls.json" "${TLS[@]}"
+	web_post "$turl?token=$TEST_TOKEN" "$W/tls.json" "${tls_opts[@]}"
 	is "$STATUS $BODY" '200 {"status":"stored"}' \
 	    "TLS: POST with ?token=: 200 stored"
 	is "$(web_stored "$W/tls.json")" 1 "TLS: stored"
 	variant "$FIXTURES/booking_created.flat.json" "$W/tls-bearer.json" \
 	    id=nginx-tls-0002
-	web_post "$TURL" "$W/tls-bearer.json" "${TLS[@]}" \
+	web_post "$turl" "$W/tls-bearer.json" "${tls_opts[@]}" \
 	    -H "Authorization: Bearer $TEST_TOKEN"
 	is "$STATUS $BODY" '200 {"status":"stored"}' \
 	    "TLS: POST with a Bearer token: 200 stored"
-	web_get "$TURL" "${TLS[@]}"
+	web_get "$turl" "${tls_opts[@]}"
 	is "$STATUS $BODY" '200 {"status":"ok"}' "TLS: GET health 200 ok"
 	base=$(events)
-	web_post "$TURL?token=$TEST_TOKEN" "$W/big.json" "${TLS[@]}"
+	web_pad_body "$W/tls-big.json" nginx-tls-big-0001 262145
+	web_post "$turl?token=$TEST_TOKEN" "$W/tls-big.json" "${tls_opts[@]}"
 	is "$STATUS" 413 "TLS: an over-long body: 413"
 	is "$(events)" "$base" "TLS: nothing stored for it"
-	web_post "$TURL?token=x$TEST_TOKEN" "$W/tls.json" "${TLS[@]}"
+	web_post "$turl?token=x$TEST_TOKEN" "$W/tls.json" "${tls_opts[@]}"
 	is "$STATUS" 401 "TLS: wrong token: 401"
 
 	# Plain HTTP is redirected, without the query string.
@@ -190,15 +218,25 @@ else
 	    https://webhooks.example.com/webhooks/meetergo \
 	    "TLS: the redirect goes to https, without the token"
 
-	TLOG=$PG_TMP/tls-meetergo-webhook.access.log
-	like "$(cat "$TLOG")" '"POST /webhooks/meetergo HTTP/[0-9.]+" 200 ' \
+	tlog=$PG_TMP/tls-meetergo-webhook.access.log
+	like "$(cat "$tlog")" '"POST /webhooks/meetergo HTTP/[0-9.]+" 200 ' \
 	    "TLS: the access log has the requests"
-	like "$(cat "$TLOG")" '"POST /webhooks/meetergo HTTP/[0-9.]+" 413 ' \
+	like "$(cat "$tlog")" '"POST /webhooks/meetergo HTTP/[0-9.]+" 413 ' \
 	    "TLS: the access log has the 413"
 	web_log_clean "TLS: the token is in no log (access, error, responder)" \
 	    "$TEST_TOKEN" "$PG_TMP"/tls-*.log "$PG_TMP"/nginx-tls-*.log "$RLOG"
+	web_stop tls
+	ok $? "TLS: nginx stops on SIGTERM"
+}
+if command -v openssl >/dev/null 2>&1; then
+	test_case "nginx/meetergo-webhook.conf (TLS)" tls
+else
+	pass "# SKIP TLS configuration: openssl not installed (Debian: openssl)"
 fi
 
-web_stop_all
-ok $? "nginx stops on SIGTERM"
+stop_all() {
+	web_stop_all
+	ok $? "nginx stops on SIGTERM"
+}
+test_here "nginx stops" stop_all
 done_testing

@@ -119,11 +119,22 @@ pg_watchdog() {
 				break
 			fi
 		done
-		# The trap runs once the command in the foreground ends: end it.
+		# The trap runs once the command in the foreground ends: end it,
+		# also when it runs in a case's subshell, a level further down.
 		kill -TERM $$
-		pkill -TERM -P $$
+		# shellcheck disable=SC2046 # a list of pids
+		kill -TERM $(pg_descendants $$) 2>/dev/null
 	) &
 	track_pid "$!"
+}
+
+# pg_descendants PID: the pids of PID's children, theirs, and so on.
+pg_descendants() {
+	local p
+	for p in $(pgrep -P "$1"); do
+		echo "$p"
+		pg_descendants "$p"
+	done
 }
 
 # pg_start: the test's directory, trap and watchdog; a cluster in it, and

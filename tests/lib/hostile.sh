@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # tests/lib/hostile.sh: reads tests/integration/hostile.cases for
-# hostile.sh and valgrind.sh.  Source it after fixtures.sh, once $W (a
-# scratch directory) and $FIXTURES are set; then
+# hostile.sh and valgrind.sh.  Source it after fixtures.sh and cases.sh,
+# once $W (a scratch directory) and $FIXTURES are set; then
 #
 #   hostile_each FUNCTION
 #
@@ -75,62 +75,42 @@ subst() {
 
 # --- the table ------------------------------------------------------------
 
-hostile_trim() {
-	local s=$1
-	s=${s#"${s%%[![:space:]]*}"}
-	s=${s%"${s##*[![:space:]]}"}
-	printf '%s' "$s"
-}
-
 # hostile_each FUNCTION: see the head of this file.  Bails out on a
 # malformed line or a body command that fails, so that a broken case
 # cannot pass by sending something else.
 hostile_each() {
-	local fn=$1 line name want store mode why vars body m modes
-	local -A seen=()
-
-	[ -r "$HOSTILE_CASES" ] || bail_out "cannot read $HOSTILE_CASES"
+	HOSTILE_FN=$1
 	HOSTILE_COUNT=0
-	while IFS= read -r line || [ -n "$line" ]; do
-		case $line in
-		''|'#'*)	continue ;;
-		esac
-		IFS='|' read -r name want store mode why vars body <<<"$line"
-		name=$(hostile_trim "$name")
-		want=$(hostile_trim "$want")
-		store=$(hostile_trim "$store")
-		mode=$(hostile_trim "$mode")
-		why=$(hostile_trim "$why")
-		vars=$(hostile_trim "$vars")
-		body=$(hostile_trim "$body")
-		if [ -z "$name" ] || [ -z "$body" ]; then
-			bail_out "bad line in $HOSTILE_CASES: $line"
+	cases_each "$HOSTILE_CASES" 7 hostile_line
+}
+
+# hostile_line NAME STATUS STORED MODE WHY VARIABLES BODY: one case, in
+# each of its modes.
+hostile_line() {
+	local name=$1 want=$2 store=$3 mode=$4 why=$5 vars=$6 body=$7 m modes
+
+	[ -n "$body" ] || bail_out "$name: no body column"
+	[ "$why" != - ] || why=
+	case $mode in
+	fcgi|cgi)	modes=$mode ;;
+	both)		modes="fcgi cgi" ;;
+	*)		bail_out "$name: mode '$mode' is not fcgi, cgi or both" ;;
+	esac
+	for m in $modes; do
+		# The case's own id: no two cases share a body or a booking.
+		ID=h-$name-$m
+		HOSTILE_BODY=$W/$name.$m.body
+		LEN=0
+		if [ "$body" = - ]; then
+			HOSTILE_BODY=-
+		else
+			eval "$body" >"$HOSTILE_BODY" ||
+			    bail_out "$name: the body command failed"
+			# shellcheck disable=SC2034 # read by the table
+			LEN=$(wc -c <"$HOSTILE_BODY" | tr -d ' ')
 		fi
-		[ -z "${seen[$name]:-}" ] || bail_out "case '$name' appears twice"
-		seen[$name]=1
-		[ "$why" != - ] || why=
-		case $mode in
-		fcgi|cgi)	modes=$mode ;;
-		both)		modes="fcgi cgi" ;;
-		*)		bail_out "$name: mode '$mode' is not fcgi, cgi or both" ;;
-		esac
-		for m in $modes; do
-			# The case's own id: no two cases share a body or a booking.
-			ID=h-$name-$m
-			HOSTILE_BODY=$W/$name.$m.body
-			LEN=0
-			if [ "$body" = - ]; then
-				HOSTILE_BODY=-
-			else
-				eval "$body" >"$HOSTILE_BODY" ||
-				    bail_out "$name: the body command failed"
-				# shellcheck disable=SC2034 # read by the table
-				LEN=$(wc -c <"$HOSTILE_BODY" | tr -d ' ')
-			fi
-			eval "HOSTILE_ARGS=($vars)" ||
-			    bail_out "$name: bad variables"
-			"$fn" "$name" "$want" "$store" "$m" "$why"
-		done
-		HOSTILE_COUNT=$((HOSTILE_COUNT + 1))
-	done <"$HOSTILE_CASES"
+		eval "HOSTILE_ARGS=($vars)" || bail_out "$name: bad variables"
+		"$HOSTILE_FN" "$name" "$want" "$store" "$m" "$why"
+	done
+	HOSTILE_COUNT=$((HOSTILE_COUNT + 1))
 }

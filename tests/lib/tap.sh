@@ -10,6 +10,7 @@
 # Group the tests into cases, as git's test_expect_success does:
 #
 #   test_case NAME FUNCTION [ARG...]     a case on its own (a subshell)
+#   test_here NAME FUNCTION [ARG...]     a case that must run in this shell
 #   test_fixture NAME FUNCTION [ARG...]  what the cases after it rely on
 
 tap_count=0
@@ -162,12 +163,20 @@ test_case() {
 	rc=$?
 	[ ! -s "$state" ] || read -r tap_count tap_failed how <"$state"
 	rm -f "$state"
+	# Inside an outer case, the counts go on out.
+	tap_save "$how"
 	[ "$how" != bail ] || exit 1
-	if [ "$rc" -ne 0 ] && [ "$tap_failed" -eq "$failed" ]; then
-		fail "$name"
-		diag "case '$name' ended with status $rc after its last test"
-	elif [ "$tap_failed" -ne "$failed" ]; then
-		diag "case '$name': $((tap_failed - failed)) failed"
+	tap_case_report "$name" "$rc" "$failed"
+}
+
+# tap_case_report NAME STATUS FAILED: the end of case NAME, which returned
+# STATUS; FAILED tests had failed before it.
+tap_case_report() {
+	if [ "$2" -ne 0 ] && [ "$tap_failed" -eq "$3" ]; then
+		fail "$1"
+		diag "case '$1' ended with status $2 after its last test"
+	elif [ "$tap_failed" -ne "$3" ]; then
+		diag "case '$1': $((tap_failed - $3)) failed"
 	fi
 	return 0
 }
@@ -177,6 +186,17 @@ tap_case_exit() {
 	trap - EXIT
 	! declare -F case_teardown >/dev/null || case_teardown
 	exit "$1"
+}
+
+# test_here NAME FUNCTION [ARG...]: a case run in this shell, for what a
+# subshell cannot do: wait for a server this shell started, and so learn
+# how it ended.  Reported as test_case reports; FUNCTION must not exit.
+test_here() {
+	local name=$1 failed=$tap_failed rc
+	shift
+	"$@"
+	rc=$?
+	tap_case_report "$name" "$rc" "$failed"
 }
 
 # test_fixture NAME FUNCTION [ARG...]: run FUNCTION in this shell, so that

@@ -156,11 +156,12 @@ web_stop() {
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 	fi
+	untrack_pid "$pid"
 	return "$rc"
 }
 
 # web_stop_all: stop every server started here (a test calls it at the end;
-# pg.sh's trap does the same on any exit, without the bound).
+# cluster.sh's trap does the same on any exit, without the bound).
 # Returns 0 when every one ended with status 0.
 web_stop_all() {
 	local name rc=0
