@@ -12,16 +12,8 @@
 # shellcheck disable=SC2317 # the cases are called by test_case
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
-# shellcheck source=tests/lib/tap.sh
-. "$top_srcdir/tests/lib/tap.sh"
-# shellcheck source=tests/lib/cluster.sh
-. "$top_srcdir/tests/lib/cluster.sh"
-# shellcheck source=tests/lib/fixtures.sh
-. "$top_srcdir/tests/lib/fixtures.sh"
-# shellcheck source=tests/lib/http.sh
-. "$top_srcdir/tests/lib/http.sh"
-# shellcheck source=tests/lib/web.sh
-. "$top_srcdir/tests/lib/web.sh"
+# shellcheck source=tests/lib/integration.sh
+. "$top_srcdir/tests/lib/integration.sh"
 # shellcheck source=tests/lib/faults.sh
 . "$top_srcdir/tests/lib/faults.sh"
 # shellcheck source=tests/lib/standby.sh

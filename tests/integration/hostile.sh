@@ -8,16 +8,8 @@
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 # Some 280 requests, each checked against the database.
-# shellcheck source=tests/lib/tap.sh
-. "$top_srcdir/tests/lib/tap.sh"
-# shellcheck source=tests/lib/cluster.sh
-. "$top_srcdir/tests/lib/cluster.sh"
-# shellcheck source=tests/lib/fixtures.sh
-. "$top_srcdir/tests/lib/fixtures.sh"
-# shellcheck source=tests/lib/http.sh
-. "$top_srcdir/tests/lib/http.sh"
-# shellcheck source=tests/lib/web.sh
-. "$top_srcdir/tests/lib/web.sh"
+# shellcheck source=tests/lib/integration.sh
+. "$top_srcdir/tests/lib/integration.sh"
 # shellcheck source=tests/lib/cases.sh
 . "$top_srcdir/tests/lib/cases.sh"
 # shellcheck source=tests/lib/hostile.sh

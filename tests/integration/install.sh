@@ -10,14 +10,8 @@
 # but the first; "make uninstall" is the last.
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
-# shellcheck source=tests/lib/tap.sh
-. "$top_srcdir/tests/lib/tap.sh"
-# shellcheck source=tests/lib/cluster.sh
-. "$top_srcdir/tests/lib/cluster.sh"
-# shellcheck source=tests/lib/fixtures.sh
-. "$top_srcdir/tests/lib/fixtures.sh"
-# shellcheck source=tests/lib/http.sh
-. "$top_srcdir/tests/lib/http.sh"
+# shellcheck source=tests/lib/integration.sh
+. "$top_srcdir/tests/lib/integration.sh"
 
 command -v make >/dev/null 2>&1 || skip_all "make not installed"
 pg_start
@@ -81,6 +75,7 @@ expected_files() {
 		"$docdir/README.md" \
 		"$ex/meetergo-webhook.conf" \
 		"$ex/meetergo-webhook-local.conf" \
+		"$ex/meetergo-webhook-upstream.conf" \
 		"$ex/meetergo-webhook-cgi.conf" \
 		"$ex/meetergo-webhook-fcgid.conf" \
 		"$ex/meetergo-webhook-proxy-fcgi.conf" \
@@ -117,8 +112,10 @@ as_in_the_tree() {
 	same "$mandir/man8/meetergo-webhookctl.8" \
 	    "$top_srcdir/man/meetergo-webhookctl.8"
 	same "$ex/meetergo-webhook.conf" "$top_srcdir/nginx/meetergo-webhook.conf"
-	same "$ex/meetergo-webhook-local.conf" \
-	    "$top_srcdir/nginx/meetergo-webhook-local.conf"
+	for f in local upstream; do
+		same "$ex/meetergo-webhook-$f.conf" \
+		    "$top_srcdir/nginx/meetergo-webhook-$f.conf"
+	done
 	for f in cgi fcgid proxy-fcgi; do
 		same "$ex/meetergo-webhook-$f.conf" \
 		    "$top_srcdir/apache/meetergo-webhook-$f.conf"

@@ -9,16 +9,8 @@
 # token stays out of the logs.
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
-# shellcheck source=tests/lib/tap.sh
-. "$top_srcdir/tests/lib/tap.sh"
-# shellcheck source=tests/lib/cluster.sh
-. "$top_srcdir/tests/lib/cluster.sh"
-# shellcheck source=tests/lib/fixtures.sh
-. "$top_srcdir/tests/lib/fixtures.sh"
-# shellcheck source=tests/lib/http.sh
-. "$top_srcdir/tests/lib/http.sh"
-# shellcheck source=tests/lib/web.sh
-. "$top_srcdir/tests/lib/web.sh"
+# shellcheck source=tests/lib/integration.sh
+. "$top_srcdir/tests/lib/integration.sh"
 
 MODULES=(mpm_event authz_core mime setenvif log_config proxy proxy_fcgi)
 web_need_apache "${MODULES[@]}"

@@ -1,0 +1,17 @@
+# shellcheck shell=bash
+# tests/lib/integration.sh: what every integration test uses, sourced in
+# one line: TAP and named cases, the throwaway cluster and its trap, the
+# fixtures, the HTTP and FastCGI client, the responders and web servers.
+# A test sources faults.sh, standby.sh, pgbouncer.sh or hostile.sh after
+# it when it needs them.
+
+# shellcheck source=tests/lib/tap.sh
+. "$top_srcdir/tests/lib/tap.sh"
+# shellcheck source=tests/lib/cluster.sh
+. "$top_srcdir/tests/lib/cluster.sh"
+# shellcheck source=tests/lib/fixtures.sh
+. "$top_srcdir/tests/lib/fixtures.sh"
+# shellcheck source=tests/lib/http.sh
+. "$top_srcdir/tests/lib/http.sh"
+# shellcheck source=tests/lib/web.sh
+. "$top_srcdir/tests/lib/web.sh"
