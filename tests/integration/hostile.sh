@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2317 # the cases run through test_case
 # hostile.sh: requests built to break a parser, a length check or the
 # token check, sent to a real responder.  The cases are data, a line each
 # in hostile.cases (its head explains the columns).  For every case and
@@ -23,7 +24,7 @@ migrate
 TEST_TOKEN=hostile-token-1
 OTHER_TOKEN=hostile-token-2
 export MEETERGO_WEBHOOK_TOKEN="$TEST_TOKEN,$OTHER_TOKEN"
-fcgi_start main
+test_fixture "the responder" fcgi_start main
 FCGI_SOCK=$PG_TMP/main.sock
 PID=${FCGI_PID[main]}
 W=$PG_TMP/work
@@ -120,32 +121,47 @@ check_case() {
 	COUNTS=${after% | *}
 }
 
+# The table runs in this shell: each case compares the counts with those
+# the case before it left (COUNTS), and KEPT remembers the bodies stored
+# so far.  A case that stored what it should not is its own failure: the
+# next one starts from the counts it found.
 hostile_each check_case
 diag "$HOSTILE_COUNT cases"
 
 # --- afterwards -----------------------------------------------------------
 
-http fcgi GET -
-is "$STATUS $BODY" '200 {"status":"ok"}' "the responder still answers health"
-variant "$FIXTURES/booking_created.flat.json" "$W/after.json" id=h-after
-post fcgi "$W/after.json"
-is "$STATUS $BODY" '200 {"status":"stored"}' \
-    "the responder still stores a good event"
+still_serves() {
+	http fcgi GET -
+	is "$STATUS $BODY" '200 {"status":"ok"}' "the responder still answers health"
+	variant "$FIXTURES/booking_created.flat.json" "$W/after.json" id=h-after
+	post fcgi "$W/after.json"
+	is "$STATUS $BODY" '200 {"status":"stored"}' \
+	    "the responder still stores a good event"
+}
+test_case "afterwards, the responder still serves" still_serves
 
-unlike "$(cat "$PG_TMP"/*.log)" "$TEST_TOKEN|$OTHER_TOKEN" \
-    "no token in any log"
 # Control characters sent in ids, types and timestamps stay out of the
 # responder's log: every line is its own, and none holds an escape.
-logs=$(cat "$PG_TMP/main.log" "$PG_TMP/cgi.log" 2>/dev/null)
-unlike "$(printf '%s\n' "$logs" | grep -v '^meetergo-webhook: ' | head -n 3)" \
-    . "every log line is the responder's own"
-unlike "$logs" "$(printf '\033')" "no escape character in the log"
+logs_clean() {
+	local logs
+	unlike "$(cat "$PG_TMP"/*.log)" "$TEST_TOKEN|$OTHER_TOKEN" \
+	    "no token in any log"
+	logs=$(cat "$PG_TMP/main.log" "$PG_TMP/cgi.log" 2>/dev/null)
+	unlike "$(printf '%s\n' "$logs" | grep -v '^meetergo-webhook: ' |
+	    head -n 3)" . "every log line is the responder's own"
+	unlike "$logs" "$(printf '\033')" "no escape character in the log"
+}
+test_case "the logs" logs_clean
 
-kill -TERM "$PID"
-wait "$PID"
-is "$?" 0 "SIGTERM: the responder exits 0"
-unset "FCGI_PID[main]"
-is "$(grep -c 'AddressSanitizer\|runtime error' "$PG_TMP/main.log")" 0 \
-    "no sanitizer report in the responder's log"
+# In this shell: the responder is its child.
+sigterm() {
+	kill -TERM "$PID"
+	wait "$PID"
+	is "$?" 0 "SIGTERM: the responder exits 0"
+	fcgi_forget main
+	is "$(grep -c 'AddressSanitizer\|runtime error' "$PG_TMP/main.log")" 0 \
+	    "no sanitizer report in the responder's log"
+}
+test_here "SIGTERM" sigterm
 
 done_testing

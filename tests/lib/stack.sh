@@ -12,7 +12,7 @@
 # say how they went by their status, or bail out.
 
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
-# Servers start more slowly with the benchmark's shared_buffers.
+# pg_ctl's own wait, a minute, as before (the tests give it 30 s).
 : "${PG_TEST_TIMEOUT:=60}"
 # shellcheck source=tests/lib/tap.sh
 . "$top_srcdir/tests/lib/tap.sh"
