@@ -24,8 +24,7 @@ pg_start
     skip_all "pg_basebackup not in $PG_BINDIR (Debian: postgresql)"
 migrate
 
-export MEETERGO_WEBHOOK_TOKEN=failover-test-token-5e0a
-TEST_TOKEN=$MEETERGO_WEBHOOK_TOKEN
+test_token failover-test-token-5e0a
 export MEETERGO_WEBHOOK_DB_TIMEOUT_MS=2000
 W=$PG_TMP/work
 B=$W/bodies

@@ -28,8 +28,7 @@ if ! pg_sql "ALTER SYSTEM SET synchronous_commit = on" >/dev/null ||
 	bail_out "cannot turn synchronous_commit on"
 fi
 
-export MEETERGO_WEBHOOK_TOKEN=faults-test-token-9d1c
-TEST_TOKEN=$MEETERGO_WEBHOOK_TOKEN
+test_token faults-test-token-9d1c
 export MEETERGO_WEBHOOK_DB_TIMEOUT_MS=1000
 TIMEOUT_MS=$MEETERGO_WEBHOOK_DB_TIMEOUT_MS
 # A request that meets a fault must be answered within the responder's

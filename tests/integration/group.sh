@@ -13,11 +13,7 @@
 # shellcheck source=tests/lib/integration.sh
 . "$top_srcdir/tests/lib/integration.sh"
 
-pg_start
-migrate
-export MEETERGO_WEBHOOK_TOKEN=group-test-token-51be
-TEST_TOKEN=$MEETERGO_WEBHOOK_TOKEN
-W=$PG_TMP/work
+test_start group-test-token-51be
 GOOD=$FIXTURES/booking_created.flat.json
 
 # One worker, up to 32 requests in hand: a wave of up to 31 requests

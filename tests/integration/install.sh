@@ -176,8 +176,7 @@ test_case "the installed meetergo-webhookctl on a fresh database" \
 
 # The installed responder, as plain CGI.
 installed_responder() {
-	export MEETERGO_WEBHOOK_TOKEN=install-test-token
-	TEST_TOKEN=$MEETERGO_WEBHOOK_TOKEN
+	test_token install-test-token
 	RESPONDER=$DEST$sbindir/meetergo-webhook
 	post cgi "$FIXTURES/booking_created.flat.json"
 	is "$STATUS $BODY" '200 {"status":"stored"}' \

@@ -10,13 +10,9 @@
 # shellcheck source=tests/lib/integration.sh
 . "$top_srcdir/tests/lib/integration.sh"
 
-pg_start
-migrate
-export MEETERGO_WEBHOOK_TOKEN=order-test-token-41c9
-TEST_TOKEN=$MEETERGO_WEBHOOK_TOKEN
+test_start order-test-token-41c9
 test_fixture "the responder" fcgi_start main
 FCGI_SOCK=$PG_TMP/main.sock
-W=$PG_TMP/work
 CREATED=$FIXTURES/booking_created.flat.json		# updatedAt 03-11
 RESCHEDULED=$FIXTURES/booking_rescheduled.flat.json	# updatedAt 03-15
 CANCELLED=$FIXTURES/booking_cancelled.flat.json		# updatedAt 03-14

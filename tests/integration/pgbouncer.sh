@@ -23,12 +23,8 @@ pgb_need
 MODULES=(mpm_event authz_core mime alias env setenvif log_config cgid)
 APACHE_MISSING=$(web_need_apache "${MODULES[@]}")
 [ -n "$APACHE_MISSING" ] || web_need_apache "${MODULES[@]}"
-pg_start
-migrate
+test_start pgbouncer-test-token-c47e
 web_init
-export MEETERGO_WEBHOOK_TOKEN=pgbouncer-test-token-c47e
-TEST_TOKEN=$MEETERGO_WEBHOOK_TOKEN
-W=$PG_TMP/work
 B=$W/bodies
 GRACE_MS=1000		# DB_GRACE_MS in src/pq.h
 
@@ -425,24 +421,7 @@ case_terminate() {
 
 CGIBIN=$WEB_DIR/cgi/cgi-bin
 site_cgi() {		# PORT DIR
-	local d=$2
-	mkdir -p "$CGIBIN"
-	install -m 0755 "$RESPONDER" "$CGIBIN/meetergo-webhook"
-	cp "$top_srcdir/apache/meetergo-webhook-cgi.conf" "$d/site.conf"
-	web_subst "$d/site.conf" /usr/lib/cgi-bin/meetergo-webhook \
-	    "$CGIBIN/meetergo-webhook"
-	web_subst "$d/site.conf" \
-	    '"host=/var/run/postgresql dbname=meetergo user=meetergo_writer"' \
-	    "\"$PGB_DSN\""
-	web_subst "$d/site.conf" '"change-me"' "\"$TEST_TOKEN\""
-	cat >"$d/extra.conf" <<-EOF
-	# Debian's serve-cgi-bin.conf
-	<Directory $CGIBIN>
-	    AllowOverride None
-	    Options +ExecCGI -MultiViews +SymLinksIfOwnerMatch
-	    Require all granted
-	</Directory>
-	EOF
+	web_cgi_site "$2" "$CGIBIN" "$PGB_DSN"
 }
 
 case_cgi() {

@@ -10,8 +10,7 @@
 . "$top_srcdir/tests/lib/integration.sh"
 
 pg_start
-export MEETERGO_WEBHOOK_TOKEN=replay-test-token-90be
-TEST_TOKEN=$MEETERGO_WEBHOOK_TOKEN
+test_token replay-test-token-90be
 unset MEETERGO_WEBHOOK_SPOOL_DIR MEETERGO_WEBHOOK_KEEP_SECRET
 W=$PG_TMP/work
 CREATED=$FIXTURES/booking_created.flat.json

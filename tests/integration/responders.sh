@@ -17,13 +17,9 @@
 . "$top_srcdir/tests/lib/faults.sh"
 
 web_need_nginx
-pg_start
-migrate
+test_start responders-test-token-71c4
 web_init
-export MEETERGO_WEBHOOK_TOKEN=responders-test-token-71c4
-TEST_TOKEN=$MEETERGO_WEBHOOK_TOKEN
 export MEETERGO_WEBHOOK_DB_TIMEOUT_MS=2000
-W=$PG_TMP/work
 B=$W/bodies
 SENDERS=16
 EVENTS=256

@@ -15,12 +15,8 @@
 # shellcheck source=tests/lib/faults.sh
 . "$top_srcdir/tests/lib/faults.sh"
 
-pg_start
-migrate
-export MEETERGO_WEBHOOK_TOKEN=spool-test-token-2b7e
-TEST_TOKEN=$MEETERGO_WEBHOOK_TOKEN
+test_start spool-test-token-2b7e
 export MEETERGO_WEBHOOK_DB_TIMEOUT_MS=1000
-W=$PG_TMP/work
 B=$W/bodies
 mkdir "$W/saved"
 

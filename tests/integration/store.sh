@@ -11,13 +11,9 @@
 # shellcheck source=tests/lib/integration.sh
 . "$top_srcdir/tests/lib/integration.sh"
 
-pg_start
-migrate
-export MEETERGO_WEBHOOK_TOKEN=store-test-token-7f3a
-TEST_TOKEN=$MEETERGO_WEBHOOK_TOKEN
+test_start store-test-token-7f3a
 test_fixture "the responder" fcgi_start main
 FCGI_SOCK=$PG_TMP/main.sock
-W=$PG_TMP/work
 B1=5d8e2b71-93fa-4c06-b2d4-7e1a6c9f0b38		# the single booking
 B2=2f6b9d04-c1e7-4a58-9b3f-8d0e5a7c2e19		# the group booking
 B3=039b70b8-92f7-44b7-9c91-4e3f0e900c71		# the large group

@@ -15,12 +15,8 @@
 # shellcheck source=tests/lib/integration.sh
 . "$top_srcdir/tests/lib/integration.sh"
 
-pg_start
-migrate
+test_start socket-test-token-5e1c
 web_init
-export MEETERGO_WEBHOOK_TOKEN=socket-test-token-5e1c
-TEST_TOKEN=$MEETERGO_WEBHOOK_TOKEN
-W=$PG_TMP/work
 have_perl=no
 command -v perl >/dev/null 2>&1 && have_perl=yes
 

@@ -24,9 +24,7 @@ CGIBIN=$WEB_DIR/cgi/cgi-bin
 # serve-cgi-bin.conf does for /usr/lib/cgi-bin, the cgi-bin opened up.
 # shellcheck disable=SC2317 # called by web_apache_start
 site_cgi() {		# PORT DIR
-	local d=$2
-	mkdir -p "$CGIBIN"
-	install -m 0755 "$RESPONDER" "$CGIBIN/meetergo-webhook"
+	web_cgi_site "$2" "$CGIBIN" "$MEETERGO_WEBHOOK_DSN"
 	# Shows the argv Apache gives a CGI program.
 	# shellcheck disable=SC2016 # the probe's own code
 	printf '%s\n' '#!/bin/sh' \
@@ -34,22 +32,6 @@ site_cgi() {		# PORT DIR
 	    'for a in "$@"; do printf "[%s]" "$a"; done' \
 	    >"$CGIBIN/argv-probe"
 	chmod 0755 "$CGIBIN/argv-probe"
-	cp "$top_srcdir/apache/meetergo-webhook-cgi.conf" "$d/site.conf"
-	web_subst "$d/site.conf" /usr/lib/cgi-bin/meetergo-webhook \
-	    "$CGIBIN/meetergo-webhook"
-	web_subst "$d/site.conf" \
-	    '"host=/var/run/postgresql dbname=meetergo user=meetergo_writer"' \
-	    "\"$MEETERGO_WEBHOOK_DSN\""
-	web_subst "$d/site.conf" '"change-me"' "\"$TEST_TOKEN\""
-	cat >"$d/extra.conf" <<-EOF
-	# Debian's serve-cgi-bin.conf
-	ScriptAlias /cgi-bin/ $CGIBIN/
-	<Directory $CGIBIN>
-	    AllowOverride None
-	    Options +ExecCGI -MultiViews +SymLinksIfOwnerMatch
-	    Require all granted
-	</Directory>
-	EOF
 }
 test_fixture "Apache with mod_cgid" web_apache_start cgi site_cgi "${MODULES[@]}"
 BASE=http://127.0.0.1:$WEB_PORT

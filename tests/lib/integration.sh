@@ -15,3 +15,19 @@
 . "$top_srcdir/tests/lib/http.sh"
 # shellcheck source=tests/lib/web.sh
 . "$top_srcdir/tests/lib/web.sh"
+
+# test_token TOKEN: the token the responders take and the requests send.
+test_token() {
+	export MEETERGO_WEBHOOK_TOKEN=$1
+	# shellcheck disable=SC2034 # for http.sh and the test
+	TEST_TOKEN=$1
+}
+
+# test_start TOKEN: the cluster with the schema, the token, and W, the
+# test's scratch directory.
+test_start() {
+	pg_start
+	migrate
+	test_token "$1"
+	W=$PG_TMP/work
+}

@@ -380,6 +380,31 @@ web_apache_conf() {
 	} >"$d/httpd.conf"
 }
 
+# web_cgi_site DIR CGIBIN DSN: the shipped plain-CGI site as DIR/site.conf,
+# with the responder installed in CGIBIN, taking DSN and $TEST_TOKEN, and
+# Debian's serve-cgi-bin.conf as DIR/extra.conf (for web_apache_start).
+web_cgi_site() {
+	local d=$1 bin=$2 dsn=$3
+	mkdir -p "$bin"
+	install -m 0755 "$RESPONDER" "$bin/meetergo-webhook"
+	cp "$top_srcdir/apache/meetergo-webhook-cgi.conf" "$d/site.conf"
+	web_subst "$d/site.conf" /usr/lib/cgi-bin/meetergo-webhook \
+	    "$bin/meetergo-webhook"
+	web_subst "$d/site.conf" \
+	    '"host=/var/run/postgresql dbname=meetergo user=meetergo_writer"' \
+	    "\"$dsn\""
+	web_subst "$d/site.conf" '"change-me"' "\"$TEST_TOKEN\""
+	cat >"$d/extra.conf" <<-EOF
+	# Debian's serve-cgi-bin.conf
+	ScriptAlias /cgi-bin/ $bin/
+	<Directory $bin>
+	    AllowOverride None
+	    Options +ExecCGI -MultiViews +SymLinksIfOwnerMatch
+	    Require all granted
+	</Directory>
+	EOF
+}
+
 # web_apache_start NAME SITEFN MODULE...: start Apache with the shipped
 # site that "SITEFN PORT DIR" writes into DIR/site.conf (and DIR/extra.conf
 # if it needs one) for a free PORT, and the modules given; sets WEB_PORT
