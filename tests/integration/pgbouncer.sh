@@ -107,6 +107,8 @@ no_5xx_logged() {
 	is "$(cat "$@" | grep -c 'status=5[0-9][0-9]')" 0 "$label: no 5xx in the log"
 }
 
+# terminate_servers: end the server connections PgBouncer holds for the
+# responders (the writer's); prints how many.
 terminate_servers() {
 	pg_sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 		WHERE usename = 'webhook' AND backend_type = 'client backend'"
