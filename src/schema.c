@@ -120,6 +120,32 @@ done:
 	return rc;
 }
 
+/*
+ * May this role run meetergo.store_event?  Not when an upgrade dropped or
+ * renamed it, nor when the grant is missing: the database is up, yet it
+ * cannot take events.  0, or -1 with err.
+ */
+static int
+check_store(struct db *db, struct error *err)
+{
+	PGresult	*res;
+	int		 rc = 0;
+
+	if ((res = run_query(db, "SELECT has_function_privilege("
+	    "'meetergo.store_event(text, text, text, text, text, jsonb, "
+	    "jsonb)', 'EXECUTE')", "checking meetergo.store_event",
+	    err)) == NULL)
+		return -1;
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		error_set(err, ERROR_INTERNAL, "", "this role may not run "
+		    "meetergo.store_event (run meetergo-webhookctl migrate "
+		    "--roles, and grant meetergo_writer)");
+		rc = -1;
+	}
+	PQclear(res);
+	return rc;
+}
+
 int
 schema_check(struct db *db, struct error *err)
 {
@@ -136,6 +162,8 @@ schema_check(struct db *db, struct error *err)
 			return -1;
 		}
 	}
+	if (version == SCHEMA_VERSION && check_store(db, err) == -1)
+		return -1;
 	if (version != SCHEMA_VERSION) {
 		error_set(err, ERROR_INTERNAL, "", "database schema is at "
 		    "version %d, this program wants %d (run meetergo-webhookctl "

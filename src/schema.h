@@ -24,8 +24,9 @@ int	schema_apply(struct db *, const char *sqldir, const char *name,
 	    struct error *err);
 
 /*
- * 0 when the database answers and has the schema this program wants,
- * else -1 with err: the health check, between two batches.
+ * 0 when the database answers, has the schema this program wants and
+ * lets this role run meetergo.store_event, else -1 with err: the health
+ * check, between two batches.
  */
 int	schema_check(struct db *, struct error *err);
 
