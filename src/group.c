@@ -85,6 +85,24 @@ release(struct group *g)
 	pthread_cond_broadcast(&g->cond);
 }
 
+/* What batch_store made of an item, for the caller; the item released. */
+static int
+finish(struct batch_item *item, struct error *refused, enum outcome *outcome,
+    long *deliveries, struct error *err)
+{
+	int rc = item->rc == 0 ? 0 : -1;
+
+	*refused = item->refused;
+	if (rc == 0) {
+		*outcome = error_isset(refused) ? OUTCOME_REJECTED :
+		    item->outcome;
+		*deliveries = item->deliveries;
+	} else
+		*err = item->err;
+	batch_item_release(item);
+	return rc;
+}
+
 int
 group_store(struct group *g, const char *event_key, const struct event *ev,
     struct error *refused, enum outcome *outcome, long *deliveries,
@@ -132,16 +150,29 @@ group_store(struct group *g, const char *event_key, const struct event *ev,
 		release(g);
 	}
 	pthread_mutex_unlock(&g->lock);
+	return finish(&self.item, refused, outcome, deliveries, err);
+}
 
-	*refused = self.item.refused;
-	if (self.item.rc == 0) {
-		*outcome = error_isset(refused) ? OUTCOME_REJECTED :
-		    self.item.outcome;
-		*deliveries = self.item.deliveries;
-	} else
-		*err = self.item.err;
-	batch_item_release(&self.item);
-	return self.item.rc == 0 ? 0 : -1;
+int
+group_store_alone(struct group *g, const char *event_key,
+    const struct event *ev, struct error *refused, enum outcome *outcome,
+    long *deliveries, struct error *err)
+{
+	struct batch_item	 item, *items[1] = { &item };
+
+	if (batch_item_init(&item, event_key, ev,
+	    error_isset(refused) ? refused : NULL, err) == -1)
+		return -1;
+	pthread_mutex_lock(&g->lock);
+	acquire(g);
+	pthread_mutex_unlock(&g->lock);
+
+	batch_store(g->db, items, 1);
+
+	pthread_mutex_lock(&g->lock);
+	release(g);
+	pthread_mutex_unlock(&g->lock);
+	return finish(&item, refused, outcome, deliveries, err);
 }
 
 int

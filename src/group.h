@@ -43,6 +43,15 @@ int		 group_store(struct group *, const char *event_key,
 		    const struct event *ev, struct error *refused,
 		    enum outcome *outcome, long *deliveries, struct error *err);
 
+/*
+ * group_store in a transaction of its own, between two batches: for an
+ * event from the spool, which may have waited because its own statement
+ * failed (a timeout), so that no delivery in hand shares its fate.
+ */
+int		 group_store_alone(struct group *, const char *event_key,
+		    const struct event *ev, struct error *refused,
+		    enum outcome *outcome, long *deliveries, struct error *err);
+
 /* schema_check, between two batches. */
 int		 group_ping(struct group *, struct error *err);
 

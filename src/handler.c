@@ -1,6 +1,7 @@
 /* One request from start to answer: read, authenticate, decode, store. */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,9 +69,12 @@ log_failure(const struct event *ev, const char *key, const char *word,
 }
 
 /*
- * The database could not take the event (serr): keep the raw body in the
- * spool instead, when there is one and may_spool.  0 spooled, else -1
- * with err set to what the sender is to be told.
+ * The database could not take the event (serr): keep it in the spool
+ * instead, when there is one and may_spool.  What is spooled is the text
+ * that is to be stored (ev->text: the body without the appointment
+ * secret, unless it is kept), under key, the hash of the body as it was
+ * delivered: drained, it is the same event as if it had been stored now.
+ * 0 spooled, else -1 with err set to what the sender is to be told.
  */
 static int
 spool_body(struct handler *h, const struct event *ev, const char *key,
@@ -78,6 +82,11 @@ spool_body(struct handler *h, const struct event *ev, const char *key,
     struct error *err)
 {
 	struct error perr;
+
+	if (ev->text != NULL) {
+		body = ev->text;
+		len = strlen(ev->text);
+	}
 
 	error_init(&perr);
 	if (!error_is_transient(serr) || !may_spool || !h->has_spool) {
@@ -95,12 +104,14 @@ spool_body(struct handler *h, const struct event *ev, const char *key,
 }
 
 /*
- * The way in for every body: decode, store, and if the database is away
- * and may_spool, keep the raw body in the spool instead.
+ * The way in for every body: decode, store, and if the database is away,
+ * keep it in the spool instead.  spool_key is NULL for a delivery; for a
+ * body from the spool it is the event's key, and the body is stored in a
+ * transaction of its own, never spooled again.
  */
 static int
-store_body(struct handler *h, const char *body, size_t len, int may_spool,
-    enum outcome *outcome, struct error *err)
+store_body(struct handler *h, const char *body, size_t len,
+    const char *spool_key, enum outcome *outcome, struct error *err)
 {
 	struct event	 ev;
 	struct error	 serr, reason;
@@ -111,7 +122,9 @@ store_body(struct handler *h, const char *body, size_t len, int may_spool,
 	event_init(&ev);
 	error_init(&serr);
 	error_init(&reason);	/* why the event is kept as rejected */
-	if (digest_sha256_hex(body, len, key) == -1) {
+	if (spool_key != NULL)
+		snprintf(key, sizeof(key), "%s", spool_key);
+	else if (digest_sha256_hex(body, len, key) == -1) {
 		error_set(err, ERROR_INTERNAL, "", "SHA-256 failed");
 		log_failure(NULL, NULL, "failed", err);
 		goto done;
@@ -126,8 +139,8 @@ store_body(struct handler *h, const char *body, size_t len, int may_spool,
 		reason = *err;
 		error_init(err);
 	}
-	if (group_store(h->group, key, &ev, &reason, outcome, &deliveries,
-	    &serr) == 0) {
+	if ((spool_key != NULL ? group_store_alone : group_store)(h->group,
+	    key, &ev, &reason, outcome, &deliveries, &serr) == 0) {
 		atomic_store(&h->db_up, 1);
 		if (*outcome == OUTCOME_REJECTED) {
 			*err = reason;
@@ -141,7 +154,8 @@ store_body(struct handler *h, const char *body, size_t len, int may_spool,
 	}
 	if (error_is_transient(&serr))
 		atomic_store(&h->db_up, 0);
-	if (spool_body(h, &ev, key, body, len, may_spool, &serr, err) == 0) {
+	if (spool_body(h, &ev, key, body, len, spool_key == NULL, &serr,
+	    err) == 0) {
 		/* Spooled, an event refused is still answered as rejected. */
 		*outcome = OUTCOME_SPOOLED;
 		if (error_isset(&reason)) {
@@ -159,16 +173,39 @@ int
 handler_event(struct handler *h, const char *body, size_t len,
     enum outcome *outcome, struct error *err)
 {
-	return store_body(h, body, len, 1, outcome, err);
+	return store_body(h, body, len, NULL, outcome, err);
 }
 
-/* spool_drain's callback: a body kept as rejected is done with too. */
+/*
+ * spool_drain's callback: a body kept as rejected is done with too.  A
+ * name without a key is a file put there by hand: its body is its key.
+ * A timeout or a fault of ours is the file's own when the database
+ * otherwise answers and can store events (a poison event: one whose
+ * statement outlasts the timeout); a connection lost, or a schema or
+ * privilege missing (an upgrade under way), is not.
+ */
 static int
-drain_store(void *arg, const char *body, size_t len, struct error *err)
+drain_store(void *arg, const char *key, const char *body, size_t len,
+    struct error *err)
 {
-	enum outcome outcome;
+	struct handler	*h = arg;
+	struct error	 perr;
+	enum outcome	 outcome;
+	char		 hex[DIGEST_HEX_LEN];
 
-	return store_body(arg, body, len, 0, &outcome, err);
+	if (key == NULL) {
+		if (digest_sha256_hex(body, len, hex) == -1) {
+			error_set(err, ERROR_INTERNAL, "", "SHA-256 failed");
+			return -1;
+		}
+		key = hex;
+	}
+	if (store_body(h, body, len, key, &outcome, err) == 0)
+		return 0;
+	if (err->kind != ERROR_BUSY && err->kind != ERROR_INTERNAL)
+		return -1;
+	error_init(&perr);
+	return group_ping(h->group, &perr) == 0 ? -2 : -1;
 }
 
 int
@@ -183,11 +220,24 @@ handler_drain(struct handler *h, long *done, struct error *err)
 	return spool_drain(&h->spool, drain_store, h, 0, 0, done, err);
 }
 
+int
+handler_retry_failed(struct handler *h, long *moved, struct error *err)
+{
+	*moved = 0;
+	if (!h->has_spool) {
+		error_set(err, ERROR_INTERNAL, "", "MEETERGO_WEBHOOK_SPOOL_DIR "
+		    "is not set");
+		return -1;
+	}
+	return spool_retry_failed(&h->spool, moved, err);
+}
+
 void
 handler_idle(struct handler *h)
 {
-	struct error	err;
-	long		done, now, last;
+	struct spool_state	ss;
+	struct error		err;
+	long			done, now, last;
 
 	if (!h->has_spool || !atomic_load(&h->db_up))
 		return;
@@ -197,7 +247,8 @@ handler_idle(struct handler *h)
 	if ((last != 0 && now - last < 1000) ||
 	    !atomic_compare_exchange_strong(&h->spool_checked_ms, &last, now))
 		return;
-	if (spool_count(&h->spool, NULL) <= 0)
+	/* Temporary files too: those a crash left are swept by the drain. */
+	if (spool_scan(&h->spool, &ss) == -1 || ss.files + ss.tmp_files == 0)
 		return;
 	error_init(&err);
 	if (spool_drain(&h->spool, drain_store, h, HANDLER_DRAIN_BATCH,

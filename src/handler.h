@@ -44,6 +44,12 @@ void	handler_idle(struct handler *);
 int	handler_drain(struct handler *, long *done, struct error *err);
 
 /*
+ * Move the files set aside in the spool's failed/ back (webhookctl drain
+ * --retry-failed).  0 with *moved counted, or -1 with err set.
+ */
+int	handler_retry_failed(struct handler *, long *moved, struct error *err);
+
+/*
  * Serve one request and write its answer; logs one line.  The body is
  * read into body, whose maximum should be the max_body setting.
  */

@@ -22,8 +22,11 @@
 #include "util.h"
 
 #define SPOOL_SUFFIX		".event"
+#define SPOOL_TMP_SUFFIX	".tmp"
 #define SPOOL_FAILED		"failed"
+#define SPOOL_REASON		".reason"
 #define SPOOL_NAME_MAX		128
+#define SPOOL_KEY_LEN		64
 #define SPOOL_FILE_MAX		(64L * 1024 * 1024)
 
 /* Temporary files of this process, numbered. */
@@ -51,12 +54,71 @@ path_join(char *dst, size_t size, const char *dir, const char *name)
 }
 
 static int
+has_suffix(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), sn = strlen(suffix);
+
+	return n > sn && n < SPOOL_NAME_MAX &&
+	    strcmp(name + n - sn, suffix) == 0;
+}
+
+static int
 is_event_name(const char *name)
 {
-	size_t n = strlen(name), sn = sizeof(SPOOL_SUFFIX) - 1;
+	return name[0] != '.' && has_suffix(name, SPOOL_SUFFIX);
+}
 
-	return name[0] != '.' && n > sn && n < SPOOL_NAME_MAX &&
-	    strcmp(name + n - sn, SPOOL_SUFFIX) == 0;
+static int
+is_tmp_name(const char *name)
+{
+	return name[0] == '.' && has_suffix(name, SPOOL_TMP_SUFFIX);
+}
+
+/* The parts of an event file's name (is_event_name). */
+struct spool_name {
+	char	key[SPOOL_KEY_LEN + 1];	/* "" when the name carries none */
+	int	tries;			/* failed stores of the file's own */
+	int	stem;			/* the length of the name before those */
+};
+
+/* "<seconds>.<microseconds>.<key>[.<tries>].event" */
+static void
+parse_name(const char *name, struct spool_name *pn)
+{
+	const char	*p = name;
+	size_t		 n = strlen(name) - (sizeof(SPOOL_SUFFIX) - 1), i;
+	int		 part;
+
+	pn->key[0] = '\0';
+	pn->tries = 0;
+	if (n > 2 && name[n - 2] == '.' && name[n - 1] >= '1' &&
+	    name[n - 1] <= '9') {
+		pn->tries = name[n - 1] - '0';
+		n -= 2;
+	}
+	pn->stem = (int)n;
+	for (part = 0; part < 2; part++) {
+		if ((i = strspn(p, "0123456789")) == 0 || p[i] != '.')
+			return;
+		p += i + 1;
+	}
+	if ((size_t)(name + n - p) == SPOOL_KEY_LEN &&
+	    strspn(p, "0123456789abcdef") >= SPOOL_KEY_LEN) {
+		memcpy(pn->key, p, SPOOL_KEY_LEN);
+		pn->key[SPOOL_KEY_LEN] = '\0';
+	}
+}
+
+/* The name of a file of stem pn with tries failed stores (0: none). */
+static void
+tries_name(char *dst, size_t size, const char *name,
+    const struct spool_name *pn, int tries)
+{
+	if (tries == 0)
+		snprintf(dst, size, "%.*s" SPOOL_SUFFIX, pn->stem, name);
+	else
+		snprintf(dst, size, "%.*s.%d" SPOOL_SUFFIX, pn->stem, name,
+		    tries);
 }
 
 static int
@@ -71,38 +133,98 @@ fsync_dir(const char *dir)
 	return rc;
 }
 
-long
-spool_count(const struct spool *s, long *bytes)
+/* One entry of a directory in st, if it is a regular file. */
+static int
+stat_regular(int dfd, const char *name, struct stat *st)
+{
+	return fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st->st_mode);
+}
+
+int
+spool_scan(const struct spool *s, struct spool_state *ss)
 {
 	struct dirent	*de;
 	struct stat	 st;
 	DIR		*d;
-	long		 n = 0;
+	time_t		 now = time(NULL), oldest = 0;
 
-	if (bytes != NULL)
-		*bytes = 0;
+	memset(ss, 0, sizeof(*ss));
+	ss->oldest = -1;
 	if ((d = opendir(s->dir)) == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
-		if (!is_event_name(de->d_name))
-			continue;
-		n++;
-		if (bytes != NULL && fstatat(dirfd(d), de->d_name, &st, 0) == 0)
-			*bytes += (long)st.st_size;
+		if (is_event_name(de->d_name)) {
+			if (!stat_regular(dirfd(d), de->d_name, &st))
+				continue;
+			ss->files++;
+			ss->bytes += (long)st.st_size;
+			if (ss->files == 1 || st.st_mtime < oldest)
+				oldest = st.st_mtime;
+		} else if (is_tmp_name(de->d_name) &&
+		    stat_regular(dirfd(d), de->d_name, &st)) {
+			ss->tmp_files++;
+			ss->tmp_bytes += (long)st.st_size;
+		}
 	}
 	closedir(d);
-	return n;
+	if (ss->files > 0)
+		ss->oldest = now > oldest ? (long)(now - oldest) : 0;
+	return 0;
 }
 
 int
 spool_has_room(const struct spool *s)
 {
-	long files, bytes;
+	struct spool_state ss;
 
-	if (access(s->dir, W_OK | X_OK) == -1 ||
-	    (files = spool_count(s, &bytes)) == -1)
+	if (access(s->dir, W_OK | X_OK) == -1 || spool_scan(s, &ss) == -1)
 		return 0;
-	return files < s->max_files && bytes < s->max_bytes;
+	return ss.files + ss.tmp_files < s->max_files &&
+	    ss.bytes + ss.tmp_bytes < s->max_bytes;
+}
+
+long
+spool_failed(const struct spool *s)
+{
+	struct dirent	*de;
+	struct stat	 st;
+	char		 path[PATH_MAX];
+	DIR		*d;
+	long		 n = 0;
+
+	if (path_join(path, sizeof(path), s->dir, SPOOL_FAILED) == -1)
+		return -1;
+	if ((d = opendir(path)) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((de = readdir(d)) != NULL)
+		if (is_event_name(de->d_name) &&
+		    stat_regular(dirfd(d), de->d_name, &st))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* The room check of spool_put: files being written count too. */
+static int
+check_room(const struct spool *s, size_t len, struct error *err)
+{
+	struct spool_state	ss;
+	long			files, bytes;
+
+	if (spool_scan(s, &ss) == -1) {
+		error_set(err, ERROR_BUSY, "", "spool \"%s\" cannot be read: "
+		    "%s", s->dir, strerror(errno));
+		return -1;
+	}
+	files = ss.files + ss.tmp_files;
+	bytes = ss.bytes + ss.tmp_bytes;
+	if (files >= s->max_files || bytes + (long)len > s->max_bytes) {
+		error_set(err, ERROR_BUSY, "", "spool \"%s\" is full (%ld "
+		    "files, %ld bytes)", s->dir, files, bytes);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -112,23 +234,14 @@ spool_put(const struct spool *s, const char *key, const char *body,
 	struct timeval	tv;
 	char		tmp[PATH_MAX], path[PATH_MAX];
 	char		tname[SPOOL_NAME_MAX], name[SPOOL_NAME_MAX];
-	long		files, bytes;
 	int		fd = -1;
 
-	if ((files = spool_count(s, &bytes)) == -1) {
-		error_set(err, ERROR_BUSY, "", "spool \"%s\" cannot be read: "
-		    "%s", s->dir, strerror(errno));
+	if (check_room(s, len, err) == -1)
 		return -1;
-	}
-	if (files >= s->max_files || bytes + (long)len > s->max_bytes) {
-		error_set(err, ERROR_BUSY, "", "spool \"%s\" is full (%ld "
-		    "files, %ld bytes)", s->dir, files, bytes);
-		return -1;
-	}
 
 	/* Threads share the pid: the count tells theirs apart. */
 	gettimeofday(&tv, NULL);
-	snprintf(tname, sizeof(tname), ".%.64s.%ld.%lu.tmp", key,
+	snprintf(tname, sizeof(tname), ".%.64s.%ld.%lu" SPOOL_TMP_SUFFIX, key,
 	    (long)getpid(), atomic_fetch_add(&spool_seq, 1));
 	snprintf(name, sizeof(name), "%010lld.%06ld.%.64s" SPOOL_SUFFIX,
 	    (long long)tv.tv_sec, (long)tv.tv_usec, key);
@@ -139,8 +252,8 @@ spool_put(const struct spool *s, const char *key, const char *body,
 		return -1;
 	}
 
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600)) == -1) {
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
 		error_set(err, ERROR_BUSY, "", "spool \"%s\": %s", s->dir,
 		    strerror(errno));
 		return -1;
@@ -164,26 +277,115 @@ fail:
 	return -1;
 }
 
+/* A spool directory opened for a drain or a retry. */
+struct drain {
+	const struct spool	*s;
+	int			 dfd;		/* the spool directory */
+	int			 ffd;		/* failed/, once opened; or -1 */
+	uid_t			 owner;		/* of the spool directory */
+	spool_store_fn		 fn;
+	void			*arg;
+	struct buf		 body;
+};
+
+static int
+drain_open(struct drain *d, const struct spool *s, struct error *err)
+{
+	struct stat st;
+
+	memset(d, 0, sizeof(*d));
+	d->s = s;
+	d->ffd = -1;
+	buf_init(&d->body, SPOOL_FILE_MAX);
+	if ((d->dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fstat(d->dfd, &st) == -1) {
+		error_set(err, ERROR_INTERNAL, "", "spool \"%s\" cannot be "
+		    "read: %s", s->dir, strerror(errno));
+		return -1;
+	}
+	d->owner = st.st_uid;
+	return 0;
+}
+
+static void
+drain_close(struct drain *d)
+{
+	if (d->ffd != -1)
+		close(d->ffd);
+	if (d->dfd != -1)
+		close(d->dfd);
+	buf_release(&d->body);
+}
+
+/* The warning for an entry that is not ours to read. */
+static void
+warn_skipped(const struct drain *d, const char *name, const char *why)
+{
+	char sname[SPOOL_NAME_MAX + 8];
+
+	log_safe(sname, sizeof(sname), name);
+	log_warn("spool: \"%s\" in \"%s\" skipped: %s", sname, d->s->dir, why);
+}
+
+/*
+ * Open name in the directory dfd for reading, if it is a regular file of
+ * the spool's owner: never through a link, never waiting on a FIFO (a
+ * FIFO opened without a writer would block without O_NONBLOCK).  -1 when
+ * it is not (a warning said why) or has gone (silently: another drainer).
+ */
+static int
+open_own(const struct drain *d, int dfd, const char *name)
+{
+	struct stat	st;
+	int		fd;
+
+	if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1) {
+		if (errno == ELOOP)
+			warn_skipped(d, name, "a symbolic link");
+		else if (errno != ENOENT)
+			warn_skipped(d, name, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		warn_skipped(d, name, "not a regular file");
+		close(fd);
+		return -1;
+	}
+	if (st.st_uid != d->owner) {
+		warn_skipped(d, name, "not owned by the spool's owner");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int
 by_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sorted names of the waiting files; caller frees each and the array. */
+/* The names the directory fd holds that keep says to, sorted; or NULL. */
 static char **
-list_events(const char *dir, size_t *np)
+list_names(int fd, int (*keep)(const char *), size_t *np)
 {
 	struct dirent	*de;
 	DIR		*d;
 	char		**v = NULL, **nv;
 	size_t		 n = 0, cap = 0;
+	int		 dup_fd;
 
 	*np = 0;
-	if ((d = opendir(dir)) == NULL)
+	if ((dup_fd = dup(fd)) == -1)
 		return NULL;
+	if ((d = fdopendir(dup_fd)) == NULL) {
+		close(dup_fd);
+		return NULL;
+	}
+	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
-		if (!is_event_name(de->d_name))
+		if (!keep(de->d_name))
 			continue;
 		if (n == cap) {
 			cap = cap != 0 ? cap * 2 : 64;
@@ -208,86 +410,245 @@ nomem:
 	return NULL;
 }
 
-/* Keep a file that can never be stored, with the reason, out of the way. */
 static void
-set_aside(const struct spool *s, const char *name, const struct error *e)
+free_names(char **v, size_t n)
 {
-	char	dir[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
-	char	rname[SPOOL_NAME_MAX + 8], reason[PATH_MAX];
-	FILE	*f;
+	while (n > 0)
+		free(v[--n]);
+	free(v);
+}
 
-	snprintf(rname, sizeof(rname), "%s.reason", name);
-	if (path_join(dir, sizeof(dir), s->dir, SPOOL_FAILED) == -1 ||
-	    path_join(from, sizeof(from), s->dir, name) == -1 ||
-	    path_join(to, sizeof(to), dir, name) == -1 ||
-	    path_join(reason, sizeof(reason), dir, rname) == -1) {
-		log_err("spool: path too long in \"%s\"", s->dir);
+/*
+ * A temporary file older than the grace period was left by a writer that
+ * died before its rename: nobody answered 200 for it.
+ */
+static void
+sweep_tmp(struct drain *d)
+{
+	struct stat	  st;
+	char		**names, sname[SPOOL_NAME_MAX + 8];
+	size_t		  n, i;
+	time_t		  now = time(NULL);
+
+	if ((names = list_names(d->dfd, is_tmp_name, &n)) == NULL)
 		return;
+	for (i = 0; i < n; i++) {
+		if (!stat_regular(d->dfd, names[i], &st) ||
+		    st.st_uid != d->owner ||
+		    now - st.st_mtime < SPOOL_TMP_GRACE)
+			continue;
+		if (unlinkat(d->dfd, names[i], 0) == 0) {
+			log_safe(sname, sizeof(sname), names[i]);
+			log_warn("spool: removed \"%s\", left by a write that "
+			    "did not finish %lld s ago", sname,
+			    (long long)(now - st.st_mtime));
+		}
 	}
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-		log_err("spool: cannot create \"%s\": %s", dir,
-		    strerror(errno));
-		return;
+	free_names(names, n);
+}
+
+/* failed/, created if create, and only if it is a directory of ours. */
+static int
+open_failed(struct drain *d, int create)
+{
+	struct stat	st;
+	int		saved;
+
+	if (d->ffd != -1)
+		return 0;
+	if (create && mkdirat(d->dfd, SPOOL_FAILED, 0700) == -1 &&
+	    errno != EEXIST)
+		goto fail;
+	if ((d->ffd = openat(d->dfd, SPOOL_FAILED, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1)
+		goto fail;
+	if (fstat(d->ffd, &st) == -1 || st.st_uid != d->owner) {
+		close(d->ffd);
+		d->ffd = -1;
+		errno = EPERM;
+		goto fail;
 	}
-	if ((f = fopen(reason, "w")) != NULL) {
-		fprintf(f, "%s %s\n", error_kind_name(e->kind), e->text);
-		fflush(f);
-		fsync(fileno(f));
-		fclose(f);
-	}
-	if (rename(from, to) == -1) {
+	return 0;
+fail:
+	saved = errno;
+	if (saved != ENOENT || create)
+		log_err("spool: \"%s/%s\" cannot be used: %s", d->s->dir,
+		    SPOOL_FAILED, saved == ELOOP || saved == ENOTDIR ?
+		    "not a directory" : strerror(saved));
+	errno = saved;
+	return -1;
+}
+
+/*
+ * The ".reason" beside a file set aside: created anew, never through a
+ * link (one left by an earlier set-aside of that name is replaced;
+ * unlinkat removes a link, not what it points to).
+ */
+static int
+write_reason(int ffd, const char *rname, const struct error *e, int tries)
+{
+	char	text[ERROR_TEXT_MAX + 64];
+	int	fd = -1, n, i, rc = -1;
+
+	for (i = 0; i < 2 && fd == -1; i++)
+		if ((fd = openat(ffd, rname, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1 &&
+		    (errno != EEXIST || unlinkat(ffd, rname, 0) == -1))
+			break;
+	if (fd == -1)
+		return -1;
+	n = snprintf(text, sizeof(text), tries > 0 ? "%s %s (%d tries)\n" :
+	    "%s %s\n", error_kind_name(e->kind), e->text, tries);
+	if (n > 0 && write_all(fd, text, (size_t)n < sizeof(text) ?
+	    (size_t)n : sizeof(text) - 1) == 0 && fsync(fd) == 0)
+		rc = 0;
+	close(fd);
+	return rc;
+}
+
+/*
+ * Keep a file that can never be stored, with the reason, out of the way,
+ * under the name it was spooled with.  0, or -1 when it stays in place.
+ */
+static int
+set_aside(struct drain *d, const char *name, const struct spool_name *pn,
+    const struct error *e, int tries)
+{
+	char base[SPOOL_NAME_MAX], rname[SPOOL_NAME_MAX + 8];
+
+	if (open_failed(d, 1) == -1)
+		return -1;
+	tries_name(base, sizeof(base), name, pn, 0);
+	snprintf(rname, sizeof(rname), "%s" SPOOL_REASON, base);
+	if (write_reason(d->ffd, rname, e, tries) == -1)
+		log_err("spool: cannot write \"%s/%s\": %s", SPOOL_FAILED,
+		    rname, strerror(errno));
+	if (renameat(d->dfd, name, d->ffd, base) == -1) {
 		log_err("spool: cannot move \"%s\" aside: %s", name,
 		    strerror(errno));
-		return;
+		unlinkat(d->ffd, rname, 0);
+		return -1;
 	}
-	fsync_dir(dir);
-	fsync_dir(s->dir);
-	log_warn("spool: %s set aside in %s/: %s", name, SPOOL_FAILED,
+	fsync(d->ffd);
+	fsync(d->dfd);
+	log_warn("spool: %s set aside in %s/: %s", base, SPOOL_FAILED,
 	    e->text);
+	return 0;
+}
+
+/* What became of one file. */
+enum drained {
+	DRAINED_SKIPPED,	/* not ours, or another drainer has it */
+	DRAINED_DONE,		/* stored, or set aside */
+	DRAINED_TRIED,		/* its own store failed; counted */
+	DRAINED_STOP		/* the database cannot take events now */
+};
+
+/*
+ * A store that failed for a cause of the file's own: one more try
+ * counted in its name (renamed under our lock: the name is the count's
+ * durable record), or after SPOOL_TRIES, the file set aside.
+ */
+static enum drained
+count_try(struct drain *d, const char *name, const struct spool_name *pn,
+    const struct error *e)
+{
+	char	next[SPOOL_NAME_MAX];
+	int	tries = pn->tries + 1;
+
+	if (tries >= SPOOL_TRIES)
+		return set_aside(d, name, pn, e, tries) == 0 ?
+		    DRAINED_DONE : DRAINED_SKIPPED;
+	tries_name(next, sizeof(next), name, pn, tries);
+	if (renameat(d->dfd, name, d->dfd, next) == -1)
+		log_err("spool: cannot rename \"%s\": %s", name,
+		    strerror(errno));
+	else
+		fsync(d->dfd);
+	log_warn("spool: %s failed (try %d of %d): %s", next, tries,
+	    SPOOL_TRIES, e->text);
+	return DRAINED_TRIED;
+}
+
+/* The whole file into body; -1 with e set. */
+static int
+read_body(int fd, struct buf *body, struct error *e)
+{
+	char	chunk[8192];
+	ssize_t	n;
+
+	buf_reset(body);
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		if (buf_append(body, chunk, (size_t)n) == -1) {
+			error_set(e, ERROR_TOO_LARGE, "", "over the limit of "
+			    "%ld bytes", SPOOL_FILE_MAX);
+			return -1;
+		}
+	if (n == -1) {
+		error_set(e, ERROR_INTERNAL, "", "cannot read the file: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The name still names the file fd has locked: no other drainer moved it. */
+static int
+still_named(int dfd, const char *name, int fd)
+{
+	struct stat a, b;
+
+	return fstat(fd, &a) == 0 && stat_regular(dfd, name, &b) &&
+	    a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+/* Failures that trying again cannot mend: set aside at once. */
+static int
+is_permanent(const struct error *e)
+{
+	return !error_is_transient(e) && e->kind != ERROR_INTERNAL;
 }
 
 /*
  * One file: lock it so that concurrent drainers skip it, check it was not
- * removed meanwhile, store, then remove.  1 done, 0 skipped, -1 stop.
+ * moved meanwhile, store, then remove.  A failure of its own that leaves
+ * it for another try goes to tried (the first only), one that stops the
+ * drain to err.
  */
-static int
-drain_one(const struct spool *s, const char *name, spool_store_fn fn,
-    void *arg, struct buf *body, struct error *err)
+static enum drained
+drain_one(struct drain *d, const char *name, struct error *tried,
+    struct error *err)
 {
-	struct stat	st;
-	struct error	e;
-	char		path[PATH_MAX], chunk[8192];
-	ssize_t		n;
-	int		fd, rc = 0;
+	struct spool_name	pn;
+	struct error		e;
+	enum drained		rc = DRAINED_SKIPPED;
+	int			fd, r = -1;
 
-	if (path_join(path, sizeof(path), s->dir, name) == -1 ||
-	    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return 0;
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1 || fstat(fd, &st) == -1 ||
-	    st.st_nlink == 0)
+	if ((fd = open_own(d, d->dfd, name)) == -1)
+		return DRAINED_SKIPPED;
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1 || !still_named(d->dfd, name, fd))
 		goto done;
 
-	buf_reset(body);
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-		if (buf_append(body, chunk, (size_t)n) == -1)
-			break;
+	parse_name(name, &pn);
 	error_init(&e);
-	if (n != 0)
-		error_set(&e, ERROR_TOO_LARGE, "", "cannot read the file "
-		    "whole");
-	else if (fn(arg, buf_str(body), body->len, &e) == 0) {
-		if (unlink(path) == 0)
-			fsync_dir(s->dir);
-		rc = 1;
-		goto done;
+	if (read_body(fd, &d->body, &e) == 0)
+		r = d->fn(d->arg, pn.key[0] != '\0' ? pn.key : NULL,
+		    buf_str(&d->body), d->body.len, &e);
+	if (r == 0) {
+		if (unlinkat(d->dfd, name, 0) == 0)
+			fsync(d->dfd);
+		rc = DRAINED_DONE;
+	} else if (is_permanent(&e))
+		rc = set_aside(d, name, &pn, &e, 0) == 0 ? DRAINED_DONE :
+		    DRAINED_SKIPPED;
+	else if (r == -2) {
+		if ((rc = count_try(d, name, &pn, &e)) == DRAINED_TRIED)
+			error_set(tried, e.kind, "", "%s", e.text);
 	}
-	if (error_is_transient(&e)) {
+	else {
 		error_set(err, e.kind, "", "%s", e.text);
-		rc = -1;
-		goto done;
+		rc = DRAINED_STOP;
 	}
-	set_aside(s, name, &e);
-	rc = 1;
 done:
 	close(fd);
 	return rc;
@@ -297,32 +658,109 @@ int
 spool_drain(const struct spool *s, spool_store_fn fn, void *arg, long max,
     long deadline_ms, long *done, struct error *err)
 {
-	struct buf	  body;
-	char		**names;
-	size_t		  n, i;
+	struct drain	  d;
+	struct error	  tried;	/* the first of the files' own failures */
+	char		**names = NULL;
+	size_t		  n = 0, i;
 	long		  start = monotonic_ms();
-	int		  r, rc = 0;
+	enum drained	  r;
+	int		  rc = -1;
 
 	*done = 0;
-	if ((names = list_events(s->dir, &n)) == NULL) {
+	error_init(&tried);
+	if (drain_open(&d, s, err) == -1)
+		goto out;
+	d.fn = fn;
+	d.arg = arg;
+	sweep_tmp(&d);
+	if ((names = list_names(d.dfd, is_event_name, &n)) == NULL) {
 		error_set(err, ERROR_INTERNAL, "", "spool \"%s\" cannot be "
 		    "read: %s", s->dir, strerror(errno));
-		return -1;
+		goto out;
 	}
-	buf_init(&body, SPOOL_FILE_MAX);
+	rc = 0;
 	for (i = 0; i < n; i++) {
 		if ((max > 0 && *done >= max) ||
 		    (deadline_ms > 0 && monotonic_ms() - start >= deadline_ms))
 			break;
-		if ((r = drain_one(s, names[i], fn, arg, &body, err)) == -1) {
+		if ((r = drain_one(&d, names[i], &tried, err)) ==
+		    DRAINED_STOP) {
 			rc = -1;
 			break;
 		}
-		*done += r;
+		*done += r == DRAINED_DONE;
+	}
+	/* A file that waits for another try is not done with: say so. */
+	if (rc == 0 && error_isset(&tried)) {
+		error_set(err, tried.kind, "", "a file waits for another try: "
+		    "%s", tried.text);
+		rc = -1;
+	}
+out:
+	free_names(names, n);
+	drain_close(&d);
+	return rc;
+}
+
+/* One file of failed/ back into the spool, its tries and reason gone. */
+static int
+put_back(struct drain *d, const char *name)
+{
+	struct spool_name	pn;
+	struct stat		st;
+	char			base[SPOOL_NAME_MAX], rname[SPOOL_NAME_MAX + 8];
+
+	if (!stat_regular(d->ffd, name, &st) || st.st_uid != d->owner) {
+		warn_skipped(d, name, "in failed/, not a regular file of the "
+		    "spool's owner");
+		return -1;
+	}
+	parse_name(name, &pn);
+	tries_name(base, sizeof(base), name, &pn, 0);
+	snprintf(rname, sizeof(rname), "%s" SPOOL_REASON, name);
+	if (renameat(d->ffd, name, d->dfd, base) == -1) {
+		log_err("spool: cannot move \"%s/%s\" back: %s", SPOOL_FAILED,
+		    name, strerror(errno));
+		return -1;
+	}
+	unlinkat(d->ffd, rname, 0);
+	return 0;
+}
+
+int
+spool_retry_failed(const struct spool *s, long *moved, struct error *err)
+{
+	struct drain	  d;
+	char		**names = NULL;
+	size_t		  n = 0, i;
+	int		  rc = -1;
+
+	*moved = 0;
+	if (drain_open(&d, s, err) == -1)
+		goto out;
+	if (open_failed(&d, 0) == -1) {
+		if (errno == ENOENT)
+			rc = 0;		/* nothing was ever set aside */
+		else
+			error_set(err, ERROR_INTERNAL, "", "spool \"%s/%s\" "
+			    "cannot be used: %s", s->dir, SPOOL_FAILED,
+			    strerror(errno));
+		goto out;
+	}
+	if ((names = list_names(d.ffd, is_event_name, &n)) == NULL) {
+		error_set(err, ERROR_INTERNAL, "", "spool \"%s/%s\" cannot be "
+		    "read: %s", s->dir, SPOOL_FAILED, strerror(errno));
+		goto out;
 	}
 	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	buf_release(&body);
+		*moved += put_back(&d, names[i]) == 0;
+	if (*moved > 0) {
+		fsync(d.dfd);
+		fsync(d.ffd);
+	}
+	rc = 0;
+out:
+	free_names(names, n);
+	drain_close(&d);
 	return rc;
 }
