@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
+
+#include <grp.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -38,7 +42,11 @@ usage(FILE *f)
 	    "                 --roles also grants meetergo_writer and\n"
 	    "                 meetergo_reader their privileges\n"
 	    "  check          settings, database, schema version and spool\n"
-	    "  drain          load spooled events into the database\n"
+	    "  drain [--retry-failed]\n"
+	    "                 load spooled events into the database;\n"
+	    "                 --retry-failed first moves the files set\n"
+	    "                 aside in failed/ back.  As root, it runs as\n"
+	    "                 the spool directory's owner\n"
 	    "  replay         rebuild the booking tables from the event log\n"
 	    "  ingest FILE... store payload files as if they were delivered\n"
 	    "\n"
@@ -129,12 +137,17 @@ check_database(struct db *db)
 	return 0;
 }
 
+/*
+ * What check says of the spool; 1 when it cannot take events, or when
+ * events answered 200 are set aside in failed/ and wait for an operator.
+ */
 static int
 check_spool(const struct settings *s)
 {
-	struct spool	sp;
-	struct stat	st;
-	long		files, bytes;
+	struct spool_state	ss;
+	struct spool		sp;
+	struct stat		st;
+	long			failed;
 
 	if (s->spool_dir == NULL) {
 		printf("spool: not configured (503 while the database is "
@@ -148,10 +161,28 @@ check_spool(const struct settings *s)
 		return 1;
 	}
 	spool_init(&sp, s->spool_dir, s->spool_max_files, s->spool_max_bytes);
-	files = spool_count(&sp, &bytes);
-	printf("spool: \"%s\" is writable, %ld file%s (%ld bytes) waiting\n",
-	    s->spool_dir, files, files == 1 ? "" : "s", bytes);
-	return 0;
+	if (spool_scan(&sp, &ss) == -1 || (failed = spool_failed(&sp)) == -1) {
+		printf("spool: \"%s\" cannot be read: %s\n", s->spool_dir,
+		    strerror(errno));
+		return 1;
+	}
+	printf("spool: \"%s\" is writable, %ld file%s (%ld bytes) waiting",
+	    s->spool_dir, ss.files, ss.files == 1 ? "" : "s", ss.bytes);
+	if (ss.oldest >= 0)
+		printf(", the oldest spooled %ld s ago", ss.oldest);
+	printf("\n");
+	if (ss.tmp_files > 0)
+		printf("spool: %ld temporary file%s (%ld bytes) being written "
+		    "or left by a crash (removed by drain after %d s)\n",
+		    ss.tmp_files, ss.tmp_files == 1 ? "" : "s", ss.tmp_bytes,
+		    SPOOL_TMP_GRACE);
+	if (failed == 0)
+		return 0;
+	printf("spool: %ld file%s set aside in \"%s/failed\" (see the "
+	    ".reason beside each; \"meetergo-webhookctl drain "
+	    "--retry-failed\" puts them back)\n", failed,
+	    failed == 1 ? "" : "s", s->spool_dir);
+	return 1;
 }
 
 static int
@@ -169,18 +200,67 @@ cmd_check(struct ctl *c, int argc, char **argv)
 	return bad;
 }
 
+/*
+ * The spool only reads files of its directory's owner, and root's would
+ * be unreadable to the responder: as root, become that owner first.  A
+ * spool owned by root stays root's.  0, or -1 after saying why not.
+ */
+static int
+become_spool_owner(const struct settings *s, const char *cmd)
+{
+	struct passwd	*pw;
+	struct stat	 st;
+	gid_t		 gid;
+
+	if (geteuid() != 0 || s->spool_dir == NULL)
+		return 0;
+	if (stat(s->spool_dir, &st) == -1) {
+		log_err("%s: spool \"%s\": %s", cmd, s->spool_dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (st.st_uid == 0)
+		return 0;
+	pw = getpwuid(st.st_uid);
+	gid = pw != NULL ? pw->pw_gid : st.st_gid;
+	if ((pw != NULL ? initgroups(pw->pw_name, gid) :
+	    setgroups(0, NULL)) == -1 || setgid(gid) == -1 ||
+	    setuid(st.st_uid) == -1 || setuid(0) != -1) {
+		log_err("%s: running as root, cannot become uid %ld, the owner "
+		    "of the spool \"%s\": %s", cmd, (long)st.st_uid,
+		    s->spool_dir, strerror(errno));
+		return -1;
+	}
+	log_info("%s: running as root: switched to uid %ld (%s), the owner "
+	    "of the spool \"%s\"", cmd, (long)st.st_uid,
+	    pw != NULL ? pw->pw_name : "no name", s->spool_dir);
+	return 0;
+}
+
 static int
 cmd_drain(struct ctl *c, int argc, char **argv)
 {
 	struct error	err;
-	long		done = 0;
-	int		rc;
+	long		done = 0, moved = 0;
+	int		rc, retry = 0;
 
-	if (argc != 0) {
-		log_err("drain takes no arguments");
+	if (argc == 1 && strcmp(argv[0], "--retry-failed") == 0)
+		retry = 1;
+	else if (argc != 0) {
+		log_err("usage: drain [--retry-failed]");
 		return 2;
 	}
+	if (become_spool_owner(&c->svc.settings, "drain") == -1)
+		return 1;
 	error_init(&err);
+	if (retry) {
+		if (handler_retry_failed(&c->svc.handler, &moved, &err) == -1) {
+			log_err("drain --retry-failed: %s", err.text);
+			return 1;
+		}
+		printf("moved %ld set-aside file%s back\n", moved,
+		    moved == 1 ? "" : "s");
+	}
 	rc = handler_drain(&c->svc.handler, &done, &err);
 	printf("drained %ld file%s\n", done, done == 1 ? "" : "s");
 	if (rc == -1) {
