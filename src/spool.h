@@ -81,8 +81,8 @@ typedef int	(*spool_store_fn)(void *arg, const char *key,
  * oldest first through fn.  Files another process is draining are
  * skipped.  Stops after max files (0: no limit) or once deadline_ms have
  * passed (0: none).  *done counts the files stored or set aside; 0, or -1
- * with err set when the spool cannot be read or fn failed (not for a
- * permanent reason).
+ * with err set when the spool cannot be read, fn failed (not for a
+ * permanent reason), or a file waits for another try.
  */
 int	spool_drain(const struct spool *, spool_store_fn fn, void *arg,
 	    long max, long deadline_ms, long *done, struct error *err);

@@ -172,8 +172,10 @@ poison_event() {
 	plant "$SP" "$B/afterpoison-0002.json" 3
 	lock_booking poison-1
 
-	make_bodies "$B" live 45
-	load_run live 3 0.2 "$B/live.list" "$PG_TMP/poison.sock"
+	# Steady deliveries keep the connection busy, so that a drained
+	# event grouped with them would take them down with it.
+	make_bodies "$B" live 300
+	load_run live 8 0 "$B/live.list" "$PG_TMP/poison.sock"
 	make_bodies "$B" nudge 20
 	for i in $(seq 1 20); do
 		[ "$(failed_files "$SP")" -eq 1 ] && break
@@ -182,7 +184,7 @@ poison_event() {
 		load_record live "$B/nudge-$(printf %04d "$i").json" "$STATUS" \
 		    "$RAW"
 	done
-	is "$(tally_words live)" "200:stored=$((45 + i - 1))" \
+	is "$(tally_words live)" "200:stored=$((300 + i - 1))" \
 	    "every delivery meanwhile answered 200 stored, none spooled nor refused"
 	is "$(failed_files "$SP")|$(spool_files "$SP")" "1|0" \
 	    "the poison event is set aside, the others drained"
