@@ -368,8 +368,10 @@ spooled_at_once() {
 	wait "${pids[@]}"
 	is "$(tally away)" '16 200 {"status":"spooled"}' \
 	    "one body spooled 16 times at once: 16 answered 200"
+	# What is spooled is the body without its appointment secret.
+	sed '/^  "secret": /d' "$W/spooled-body.json" >"$W/spooled-cut.json"
 	for f in "$sp"/*.event; do
-		if cmp -s "$f" "$W/spooled-body.json"; then
+		if cmp -s "$f" "$W/spooled-cut.json"; then
 			whole=$((whole + 1))
 		else
 			broken=$((broken + 1))
