@@ -6,7 +6,9 @@
 
 #include "batch.h"
 #include "group.h"
+#include "log.h"
 #include "schema.h"
+#include "util.h"
 
 struct waiter {
 	struct batch_item	 item;
@@ -28,6 +30,9 @@ struct group {
 	/* The leader's, max long: batch_store may reorder items. */
 	struct waiter	**taken;
 	struct batch_item	**items;
+	/* What the database last said, for group_health. */
+	long		 health_ms;	/* when, monotonic; 0: not yet */
+	struct error	 health;	/* why it did not answer, if it did not */
 };
 
 struct group *
@@ -103,6 +108,43 @@ finish(struct batch_item *item, struct error *refused, enum outcome *outcome,
 	return rc;
 }
 
+/*
+ * Note, with the lock held, that the database answered (err NULL) or not.
+ * Only a change is logged: health checks come many times a second.
+ */
+static void
+learn(struct group *g, const struct error *err)
+{
+	if (err == NULL && error_isset(&g->health))
+		log_info("database: answers again");
+	else if (err != NULL && !error_isset(&g->health))
+		log_warn("database: %s", err->text);
+	if (err == NULL)
+		error_init(&g->health);
+	else
+		g->health = *err;
+	g->health_ms = monotonic_ms();
+}
+
+/*
+ * What a batch tells of the database: it answered when one event was
+ * stored; it was away when they all failed for a cause that may pass.
+ * Anything else (one event's own failure) says nothing of it.
+ */
+static void
+learn_from_batch(struct group *g, struct batch_item **items, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (items[i]->rc == 0) {
+			learn(g, NULL);
+			return;
+		}
+	if (n > 0 && error_is_transient(&items[0]->err))
+		learn(g, &items[0]->err);
+}
+
 int
 group_store(struct group *g, const char *event_key, const struct event *ev,
     struct error *refused, enum outcome *outcome, long *deliveries,
@@ -147,6 +189,7 @@ group_store(struct group *g, const char *event_key, const struct event *ev,
 		pthread_mutex_lock(&g->lock);
 		for (i = 0; i < n; i++)
 			g->taken[i]->state = DONE;
+		learn_from_batch(g, g->items, n);
 		release(g);
 	}
 	pthread_mutex_unlock(&g->lock);
@@ -176,6 +219,36 @@ group_store_alone(struct group *g, const char *event_key,
 }
 
 int
+group_health(struct group *g, struct error *err)
+{
+	struct error	e;
+	int		rc;
+
+	pthread_mutex_lock(&g->lock);
+	if (g->busy || (g->health_ms != 0 &&
+	    monotonic_ms() - g->health_ms < GROUP_HEALTH_MS)) {
+		e = g->health;
+		pthread_mutex_unlock(&g->lock);
+		goto answer;
+	}
+	g->busy = 1;
+	pthread_mutex_unlock(&g->lock);
+
+	error_init(&e);
+	rc = schema_check(g->db, &e);
+
+	pthread_mutex_lock(&g->lock);
+	learn(g, rc == 0 ? NULL : &e);
+	release(g);
+	pthread_mutex_unlock(&g->lock);
+answer:
+	if (!error_isset(&e))
+		return 0;
+	error_set(err, e.kind, e.path, "%s", e.text);
+	return -1;
+}
+
+int
 group_ping(struct group *g, struct error *err)
 {
 	int rc;
@@ -185,6 +258,7 @@ group_ping(struct group *g, struct error *err)
 	pthread_mutex_unlock(&g->lock);
 	rc = schema_check(g->db, err);
 	pthread_mutex_lock(&g->lock);
+	learn(g, rc == 0 ? NULL : err);
 	release(g);
 	pthread_mutex_unlock(&g->lock);
 	return rc;

@@ -55,4 +55,17 @@ int		 group_store_alone(struct group *, const char *event_key,
 /* schema_check, between two batches. */
 int		 group_ping(struct group *, struct error *err);
 
+/*
+ * Whether the database answers, for a health check: 0, or -1 with err
+ * set.  The answer is what this process last learnt, from a batch or a
+ * ping, when that is younger than GROUP_HEALTH_MS.  Otherwise one caller
+ * pings (schema_check, reconnecting if it must) while the connection is
+ * idle; the others, and every caller while a batch runs, get the last
+ * answer at once.  A flood of health checks so costs the events one ping
+ * a second at most, and never makes one of them wait for a check.
+ */
+#define GROUP_HEALTH_MS	1000
+
+int		 group_health(struct group *, struct error *err);
+
 #endif

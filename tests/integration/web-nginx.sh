@@ -5,7 +5,9 @@
 # sent with curl, refuses an over-long body itself (413) without the
 # responder seeing it, passes Bearer tokens, answers the health check, and
 # keeps the token out of its logs.  The TLS nginx/meetergo-webhook.conf
-# passes "nginx -t" with a self-signed pair and serves the same over TLS.
+# passes "nginx -t" with a self-signed pair and serves the same over TLS,
+# and its rate limit delays a burst of 300 from one address instead of
+# refusing it, while a flood beyond its queue is still answered 429.
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 # shellcheck source=tests/lib/integration.sh
@@ -220,8 +222,103 @@ tls() {
 	web_stop tls
 	ok $? "TLS: nginx stops on SIGTERM"
 }
+
+# burst_transfer CONFIG URL [LINE...]: add to curl's CONFIG a transfer to
+# URL over TLS and HTTP/2, with LINEs (curl options without "--") of its
+# own.  "next" separates transfers: options, bodies above all, would
+# otherwise carry over from one to the next.
+burst_transfer() {
+	local cfg=$1 url=$2
+	shift 2
+	[ ! -s "$cfg" ] || echo next >>"$cfg"
+	printf '%s\n' silent show-error http2 'max-time = 60' \
+	    "url = \"$url\"" 'output = "/dev/null"' \
+	    'write-out = "%{http_code} %{time_pretransfer}\n"' \
+	    "cacert = \"$T/cert.pem\"" \
+	    "resolve = \"webhooks.example.com:$BURST_PORT:127.0.0.1\"" \
+	    "$@" >>"$cfg"
+}
+
+# burst_send OUT CONFIG...: one curl per CONFIG, all at once, each with
+# its transfers multiplexed on one connection (nginx allows 128 streams
+# on one, so that a CONFIG of at most 128 is all sent at once and the
+# machine's speed at TLS handshakes does not spread the burst).  OUT gets
+# "STATUS SECONDS-UNTIL-SENT" per transfer.
+burst_send() {
+	local out=$1 cfg
+	local -a senders
+	shift
+	for cfg; do
+		timeout "$PG_TEST_TIMEOUT" curl -s --parallel \
+		    --parallel-max 128 -K "$cfg" >"$cfg.codes" \
+		    2>>"$PG_TMP/curl.log" &
+		senders+=($!)
+	done
+	wait "${senders[@]}"
+	for cfg; do
+		cat "$cfg.codes"
+	done >"$out"
+}
+
+# burst_spread CODES: when the last transfer was sent, in seconds.
+burst_spread() {
+	awk '$2 > m { m = $2 } END { printf "%.2f", m }' "$1"
+}
+
+# burst_count CODES: how many transfers got each status.
+burst_count() {
+	cut -d' ' -f1 "$1" | sort | uniq -c | tr -s ' \n' ' '
+}
+
+# A host who cancels a day of bookings: meetergo sends hundreds of
+# webhooks at once from one address.  The shipped limit delays them
+# instead of refusing them; only a queue longer than its burst is 429.
+burst() {
+	local dir=$W/burst url f n=0 i
+	mkdir -p "$dir"
+	# Each request the limit lets through takes an upstream connection.
+	WEB_NGINX_CONNECTIONS=1024 web_nginx_start burst site_tls
+	BURST_PORT=$WEB_PORT
+	url=https://webhooks.example.com:$BURST_PORT/webhooks/meetergo
+
+	make_bodies "$dir" nginx-burst 300
+	while read -r f; do
+		burst_transfer "$dir/post$((n++ % 3)).cfg" \
+		    "$url?token=$TEST_TOKEN" "data-binary = \"@$f\"" \
+		    'header = "Content-Type: application/json"'
+	done <"$dir/nginx-burst.list"
+	burst_send "$dir/post.codes" "$dir"/post?.cfg
+	diag "300 POSTs from one address, the last sent after" \
+	    "$(burst_spread "$dir/post.codes") s"
+	ok "$(awk -v s="$(burst_spread "$dir/post.codes")" \
+	    'BEGIN { print (s < 1) ? 0 : 1 }')" \
+	    "burst: 300 POSTs sent within one second"
+	is "$(awk '$1 == 200' "$dir/post.codes" | wc -l)" 300 \
+	    "burst: 300 POSTs at once from one address: all 200" ||
+	    diag "answers: $(burst_count "$dir/post.codes")"
+	n=$(pg_sql "SELECT count(*) FROM meetergo.webhook_events
+	    WHERE booking_id LIKE 'nginx-burst-%'")
+	is "$n" 300 "burst: all 300 stored"
+
+	# A flood beyond the queue (not meetergo) is still refused.
+	for i in 1 2 3 4 5; do
+		for _ in $(seq 120); do
+			burst_transfer "$dir/get$i.cfg" "$url"
+		done
+	done
+	burst_send "$dir/get.codes" "$dir"/get?.cfg
+	diag "600 GETs at once: $(burst_count "$dir/get.codes")"
+	ok "$(awk '$1 == 429 { n++ } END { print (n > 0) ? 0 : 1 }' \
+	    "$dir/get.codes")" \
+	    "burst: 600 requests at once: those beyond the queue get 429"
+	is "$(awk '$1 !~ /^(200|429)$/' "$dir/get.codes" | wc -l)" 0 \
+	    "burst: the flood gets only 200 or 429" ||
+	    tail -n 5 "$PG_TMP/curl.log" | sed 's/^/# /'
+	web_stop burst
+}
 if command -v openssl >/dev/null 2>&1; then
 	test_case "nginx/meetergo-webhook.conf (TLS)" tls
+	test_case "nginx/meetergo-webhook.conf: a burst is delayed, not refused" burst
 else
 	pass "# SKIP TLS configuration: openssl not installed (Debian: openssl)"
 fi

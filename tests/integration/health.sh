@@ -1,0 +1,165 @@
+#!/bin/bash
+# health.sh: README "Health checks".  A GET or HEAD is answered from what
+# the responder last learnt of its database, at most about a second old:
+# a flood of health checks through nginx costs the database about one
+# query a second, not one per check, and the deliveries posted meanwhile
+# are answered about as fast (p99 within twice, at least half as many in
+# the same time) as without it.  A stopped
+# database shows within a few seconds, and its return too.
+# shellcheck disable=SC2317 # the cases are called by test_case
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+# shellcheck source=tests/lib/integration.sh
+. "$top_srcdir/tests/lib/integration.sh"
+
+web_need_nginx
+command -v wrk >/dev/null 2>&1 || skip_all "wrk not found (Debian: wrk)"
+test_start health-test-token-5e0a
+web_init
+SOCK=$PG_TMP/main.sock
+LOAD_SECONDS=4
+
+# nginx/meetergo-webhook-local.conf in front of one worker: one database
+# connection, which a health check that queried would take from the POSTs.
+site_local() {		# PORT FILE
+	cp "$top_srcdir/nginx/meetergo-webhook-local.conf" "$2"
+	web_subst "$2" "listen 127.0.0.1:8080;" "listen 127.0.0.1:$1;"
+	web_subst "$2" unix:/run/meetergo-webhook/meetergo-webhook.sock \
+	    "unix:$SOCK"
+	web_subst "$2" /var/log/nginx/ "$PG_TMP/"
+}
+
+servers() {
+	fcgi_start main -- --workers 1 --threads 8
+	web_sock_for_workers "$SOCK"
+	web_nginx_start local site_local
+	URL=http://127.0.0.1:$WEB_PORT/webhooks/meetergo
+	mkdir -p "$W"
+	sed 's/^  "id": .*/  "id": "@BENCH_ID@",/' \
+	    "$FIXTURES/booking_created.flat.json" >"$W/body.json"
+}
+test_fixture "a responder with one worker behind nginx" servers
+
+# wrk_field FILE KEY: a value of the "BENCH key=value ..." line that
+# bench/post.lua prints.
+wrk_field() {
+	sed -n "s/.* $2=\\([0-9]*\\).*/\\1/p" "$1"
+}
+
+# posts NAME: wrk posts unique bookings from four connections for
+# LOAD_SECONDS; its figures in $W/NAME.wrk.
+posts() {
+	BENCH_TOKEN=$TEST_TOKEN timeout "$PG_TEST_TIMEOUT" wrk -t1 -c4 \
+	    -d"${LOAD_SECONDS}s" -s "$top_srcdir/bench/post.lua" "$URL" -- \
+	    "$W/body.json" "health-$1" unique >"$W/$1.wrk" 2>&1
+}
+
+# gets SECONDS [PAUSE-MS]: health checks from eight connections, each
+# pausing PAUSE-MS (default 0) after an answer, in the background; sets
+# GETS_PID, figures in $W/gets.wrk.
+gets() {
+	printf 'function delay() return %d end\n' "${2:-0}" >"$W/gets.lua"
+	timeout "$PG_TEST_TIMEOUT" wrk -t1 -c8 -d"$1s" -s "$W/gets.lua" \
+	    "$URL" >"$W/gets.wrk" 2>&1 &
+	GETS_PID=$!
+	track_pid "$GETS_PID"
+}
+
+gets_wait() {
+	reap "$GETS_PID"
+}
+
+# xacts: transactions committed or rolled back in the test's database.
+xacts() {
+	pg_sql "SELECT xact_commit + xact_rollback FROM pg_stat_database
+	    WHERE datname = current_database()"
+}
+
+flood_costs_little() {
+	local before after n
+	before=$(xacts)
+	gets "$LOAD_SECONDS"
+	gets_wait
+	after=$(xacts)
+	n=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$W/gets.wrk")
+	diag "$n health checks in $LOAD_SECONDS s:" \
+	    "$((after - before)) transactions"
+	ok "$([ "${n:-0}" -ge $((LOAD_SECONDS * 100)) ] && echo 0 || echo 1)" \
+	    "a flood of health checks: at least 100 a second answered"
+	unlike "$(cat "$W/gets.wrk")" 'Non-2xx' "every health check 200"
+	# A query a second from the worker, and this test's own.
+	ok "$([ $((after - before)) -le $((3 * LOAD_SECONDS + 10)) ] &&
+	    echo 0 || echo 1)" \
+	    "the flood costs the database about a query a second" ||
+	    diag "$((after - before)) transactions for $n checks"
+}
+test_case "health checks cost the database a query a second" \
+    flood_costs_little
+
+posts_unhindered() {
+	local alone with answered sent stored
+	posts alone
+	alone=$(wrk_field "$W/alone.wrk" p99_us)
+	# Paced, so that it costs the machine little and what the posts
+	# feel is the database connection: up to 800 checks a second.
+	gets $((LOAD_SECONDS + 2)) 10
+	sleep 1
+	posts with-gets
+	gets_wait
+	with=$(wrk_field "$W/with-gets.wrk" p99_us)
+	diag "posts: p99 ${alone:-?} us alone, ${with:-?} us beside" \
+	    "$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$W/gets.wrk")" \
+	    "health checks"
+	ok "$([ -n "$alone" ] && [ -n "$with" ] &&
+	    [ "$with" -le $((2 * alone)) ] && echo 0 || echo 1)" \
+	    "posts beside a flood of health checks: p99 within twice"
+	# A check that queried would have the posts queue behind it.
+	alone=$(wrk_field "$W/alone.wrk" requests)
+	with=$(wrk_field "$W/with-gets.wrk" requests)
+	ok "$([ "${with:-0}" -ge $((${alone:-0} / 2)) ] && echo 0 || echo 1)" \
+	    "posts beside a flood of health checks: at least half as many" \
+	    "answered as alone (${with:-?} and ${alone:-?})"
+	# wrk counts the answers it waited for; those in flight at its end
+	# are sent (and stored) too.
+	for run in alone with-gets; do
+		answered=$(wrk_field "$W/$run.wrk" requests)
+		sent=$(wrk_field "$W/$run.wrk" sent)
+		is "$(wrk_field "$W/$run.wrk" status_errors)" 0 \
+		    "$run: every post answered 2xx"
+		stored=$(pg_sql "SELECT count(*) FROM meetergo.webhook_events
+		    WHERE booking_id LIKE '%-health-$run-%'")
+		ok "$([ "$stored" -ge "${answered:-1}" ] &&
+		    [ "$stored" -le "${sent:-0}" ] && echo 0 || echo 1)" \
+		    "$run: every post answered stored ($stored of $sent sent)"
+	done
+}
+test_case "posts beside a flood of health checks" posts_unhindered
+
+# The state is at most GROUP_HEALTH_MS old: a stopped database shows
+# within a few seconds, and so does its return.
+health_until() {	# STATUS SECONDS
+	local end=$((SECONDS + $2))
+	while [ "$SECONDS" -lt "$end" ]; do
+		web_get "$URL"
+		[ "$STATUS" = "$1" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+follows_database() {
+	pg_stop
+	health_until 503 10
+	ok $? "database stopped: health 503 within 10 s"
+	pg_start_again
+	health_until 200 10
+	ok $? "database back: health 200 within 10 s"
+}
+test_case "health follows the database" follows_database
+
+stop_all() {
+	web_stop_all
+	ok $? "nginx stops on SIGTERM"
+}
+test_here "nginx stops" stop_all
+done_testing
