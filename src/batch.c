@@ -53,6 +53,8 @@ batch_item_release(struct batch_item *item)
 {
 	free(item->row);
 	item->row = NULL;
+	free(item->text_json);
+	item->text_json = NULL;
 }
 
 /*
@@ -67,6 +69,31 @@ reject(struct batch_item *item)
 	item->params[3] = "rejected";
 	item->params[4] = item->refused.text;
 	item->params[6] = NULL;
+}
+
+/*
+ * The database refused an event kept as rejected: its payload, which
+ * jsonb does not take although jansson did (payload.c finds the numbers
+ * it knows of; another server version may know others).  The raw event
+ * is kept all the same, its text as one JSON string, which jsonb always
+ * takes (the text is valid UTF-8 without NUL).  0, or -1 when it already
+ * was, or out of memory.
+ */
+static int
+reject_as_text(struct batch_item *item)
+{
+	json_t *s;
+
+	if (item->text_json != NULL || item->params[5] == NULL ||
+	    (s = json_string(item->params[5])) == NULL)
+		return -1;
+	item->text_json = json_dumps(s, JSON_ENCODE_ANY);
+	json_decref(s);
+	if (item->text_json == NULL)
+		return -1;
+	error_init(&item->err);
+	item->params[5] = item->text_json;
+	return 0;
 }
 
 static int
@@ -325,7 +352,8 @@ settle(struct db *db, struct try *t, struct batch_item **items, size_t n,
 	    !t->whole) {
 		if (t->kind == ERROR_DATA && !error_isset(&t->culprit->refused))
 			reject(t->culprit);
-		else
+		else if (t->kind != ERROR_DATA ||
+		    reject_as_text(t->culprit) == -1)
 			t->culprit->rc = -1;
 		return TRY_ITEM_FAILED;
 	}

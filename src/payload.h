@@ -80,10 +80,14 @@ void	event_release(struct event *);
  * for an event to store (type EVENT_UNKNOWN is stored as ignored), or -1
  * with err set: ERROR_MALFORMED when the body is not a JSON object naming
  * its event (ev->root is NULL then), ERROR_DATA when a known event is
- * malformed (ev->root and ev->type_name are set so that it can be kept as
- * rejected), ERROR_INTERNAL when out of memory.  Unless keep_secret, the appointment "secret" is removed
- * from ev->root.  Whenever ev->root is set, so is ev->text: the body's
- * own text with the secret cut out, which equals ev->root as JSON.
+ * malformed or any event holds a number PostgreSQL's jsonb cannot hold
+ * (ev->root and ev->type_name are set so that it can be kept as
+ * rejected; such numbers are strings of their text in ev->root and
+ * ev->text then), ERROR_INTERNAL when out of memory.  Unless
+ * keep_secret, the appointment "secret" is removed from ev->root.
+ * Whenever ev->root is set, so is ev->text: the body's own text with the
+ * secret cut out, which equals ev->root as JSON.  No message quotes the
+ * body's bytes but a timestamp or id found wanting.
  */
 int	payload_decode(const char *buf, size_t len, int keep_secret,
 	    struct event *ev, struct error *err);

@@ -821,6 +821,90 @@ test_text_cuts(void **state)
 	event_release(&ev);
 }
 
+/*
+ * Numbers jansson takes but PostgreSQL's numeric cannot hold (more than
+ * 16383 digits after the point, an exponent past INT_MAX / 2) are refused
+ * as data, and kept as strings of their own text; the others pass.
+ */
+static void
+test_number_range(void **state)
+{
+	static const struct {
+		const char	*body;
+		const char	*text;	/* NULL: accepted as it is */
+	} ncases[] = {
+		{ "{\"webhookType\":\"x\",\"a\":1e-20000}",
+		  "{\"webhookType\":\"x\",\"a\":\"1e-20000\"}" },
+		{ "{\"webhookType\":\"x\",\"a\":[2,-1.5E-16383,0.5,0e-16384]}",
+		  "{\"webhookType\":\"x\",\"a\":[2,\"-1.5E-16383\",0.5,"
+		  "\"0e-16384\"]}" },
+		{ "{\"webhookType\":\"x\",\"a\":0e99999999999}",
+		  "{\"webhookType\":\"x\",\"a\":\"0e99999999999\"}" },
+		{ "{\"webhookType\":\"x\",\"a\":0e1073741823}",
+		  "{\"webhookType\":\"x\",\"a\":\"0e1073741823\"}" },
+		{ "{\"webhookType\":\"booking_created\",\"secret\":\"s3cr3t\","
+		  "\"id\":\"b\",\"a\":{\"b\":1e-99999}}",
+		  "{\"webhookType\":\"booking_created\",\"id\":\"b\","
+		  "\"a\":{\"b\":\"1e-99999\"}}" },
+		{ "{\"event\":\"booking_created\",\"data\":{\"id\":\"b\","
+		  "\"n\":1e-16384}}",
+		  "{\"event\":\"booking_created\",\"data\":{\"id\":\"b\","
+		  "\"n\":\"1e-16384\"}}" },
+		{ "{\"webhookType\":\"x\",\"a\":1e-16383,\"b\":1.5e-16382}",
+		  NULL },
+		{ "{\"webhookType\":\"x\",\"a\":0e1073741822,\"b\":1e-400}",
+		  NULL },
+		{ "{\"webhookType\":\"x\",\"1e-20000\":\"1e-20000\"}", NULL },
+		{ "{\"webhookType\":\"x\",\"a\":-0.0e+0,\"b\":123E+00002}",
+		  NULL },
+	};
+	struct error	 err;
+	struct event	 ev;
+	char		*body;
+	size_t		 i, n;
+	int		 rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(ncases) / sizeof(ncases[0]); i++) {
+		error_init(&err);
+		event_init(&ev);
+		rc = payload_decode(ncases[i].body, strlen(ncases[i].body), 0,
+		    &ev, &err);
+		if (ncases[i].text == NULL) {
+			if (rc != 0)
+				fail_msg("case %zu: %s", i, err.text);
+			assert_string_equal(ev.text, ncases[i].body);
+		} else {
+			assert_int_equal(rc, -1);
+			assert_int_equal(response_error_status(&err), 422);
+			assert_non_null(strstr(err.text, "out of PostgreSQL's "
+			    "range at line 1, column "));
+			assert_non_null(ev.root);
+			assert_non_null(ev.type_name);
+			assert_string_equal(ev.text, ncases[i].text);
+			assert_text_is_root(&ev);
+		}
+		event_release(&ev);
+	}
+
+	/* 16383 digits after the point fit; 16384 do not. */
+	n = 16384;
+	body = malloc(n + 64);
+	assert_non_null(body);
+	for (i = 0; i <= 1; i++) {
+		snprintf(body, n + 64, "{\"webhookType\":\"x\",\"a\":0.%0*d}",
+		    (int)(n - 1 + i), 1);
+		error_init(&err);
+		event_init(&ev);
+		rc = payload_decode(body, strlen(body), 0, &ev, &err);
+		assert_int_equal(rc, i == 0 ? 0 : -1);
+		if (i == 1)
+			assert_int_equal(response_error_status(&err), 422);
+		event_release(&ev);
+	}
+	free(body);
+}
+
 /* One event reused across decodes, failures included, leaks nothing. */
 static void
 test_decode_reuses_event(void **state)
@@ -854,6 +938,7 @@ main(void)
 		cmocka_unit_test(test_every_fixture_has_a_case),
 		cmocka_unit_test(test_timestamp_not_a_string),
 		cmocka_unit_test(test_text_cuts),
+		cmocka_unit_test(test_number_range),
 		cmocka_unit_test(test_decode_reuses_event),
 	};
 	const size_t	 nfixed = sizeof(fixed) / sizeof(fixed[0]);
