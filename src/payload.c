@@ -308,6 +308,36 @@ position(const char *buf, size_t at, int *line, int *column)
 	}
 }
 
+/* What jansson found wrong, in words that quote nothing of the body. */
+static const char *
+json_error_name(enum json_error_code code)
+{
+	switch (code) {
+	case json_error_out_of_memory:
+		return "out of memory";
+	case json_error_stack_overflow:
+		return "nested too deep";
+	case json_error_invalid_utf8:
+		return "invalid UTF-8";
+	case json_error_premature_end_of_input:
+		return "premature end of input";
+	case json_error_end_of_input_expected:
+		return "end of input expected";
+	case json_error_invalid_syntax:
+		return "invalid syntax";
+	case json_error_null_character:
+		return "\\u0000 in a string";
+	case json_error_null_byte_in_key:
+		return "NUL byte in a key";
+	case json_error_duplicate_key:
+		return "duplicate object key";
+	case json_error_numeric_overflow:
+		return "number too large";
+	default:
+		return "invalid JSON";
+	}
+}
+
 /* Decoding context: where we are, for messages that name the field. */
 struct walk {
 	const char	*prefix;	/* "" for flat bodies, "data." else */
@@ -685,9 +715,14 @@ payload_decode(const char *buf, size_t len, int keep_secret,
 	event_release(ev);
 	ev->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (ev->root == NULL) {
+		/*
+		 * jansson's text quotes up to 20 bytes of the body ("near
+		 * '...'"), which may be the appointment secret: its code
+		 * says what failed without them.
+		 */
 		error_set(err, ERROR_MALFORMED, "", "body is not valid JSON at "
 		    "line %d, column %d: %s", jerr.line, jerr.column,
-		    jerr.text);
+		    json_error_name(json_error_code(&jerr)));
 		return -1;
 	}
 	if (!json_is_object(ev->root)) {

@@ -905,6 +905,53 @@ test_number_range(void **state)
 	free(body);
 }
 
+/*
+ * jansson's own message quotes up to 20 bytes of the body, which may be
+ * the appointment secret: the error says where and what kind, and quotes
+ * nothing.
+ */
+static void
+test_syntax_error_quotes_nothing(void **state)
+{
+	static const struct {
+		const char	*body;
+		const char	*kind;
+	} scases[] = {
+		{ "{\"webhookType\":\"booking_created\",\"secret\" "
+		  "\"sk-9f8e7d6c5b4a\"}", "invalid syntax" },
+		{ "{\"webhookType\":\"booking_created\",\"secret\":"
+		  "\"sk-9f8e7d6c5b4a", "premature end of input" },
+		{ "{\"webhookType\":\"booking_created\",\"secret\":"
+		  "\"sk-9f8e7d6c5b4a\\x\"}", "invalid syntax" },
+		{ "{\"webhookType\":\"booking_created\",\"secret\":"
+		  "\"sk-9f8e7d6c5b4a\x01\"}", "invalid syntax" },
+		{ "{\"webhookType\":\"booking_created\",\"secret\":"
+		  "sk-9f8e7d6c5b4a}", "invalid syntax" },
+		{ "{\"secret\":\"sk-9f8e7d6c5b4a\",\"secret\":"
+		  "\"sk-9f8e7d6c5b4a\"}", "duplicate object key" },
+	};
+	struct error	 err;
+	struct event	 ev;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(scases) / sizeof(scases[0]); i++) {
+		error_init(&err);
+		event_init(&ev);
+		assert_int_equal(payload_decode(scases[i].body,
+		    strlen(scases[i].body), 0, &ev, &err), -1);
+		assert_int_equal(response_error_status(&err), 400);
+		if (strstr(err.text, "sk-") != NULL ||
+		    strstr(err.text, "near") != NULL ||
+		    strstr(err.path, "sk-") != NULL)
+			fail_msg("case %zu quotes the body: %s", i, err.text);
+		assert_non_null(strstr(err.text, "body is not valid JSON at "
+		    "line 1, column "));
+		assert_non_null(strstr(err.text, scases[i].kind));
+		event_release(&ev);
+	}
+}
+
 /* One event reused across decodes, failures included, leaks nothing. */
 static void
 test_decode_reuses_event(void **state)
@@ -939,6 +986,7 @@ main(void)
 		cmocka_unit_test(test_timestamp_not_a_string),
 		cmocka_unit_test(test_text_cuts),
 		cmocka_unit_test(test_number_range),
+		cmocka_unit_test(test_syntax_error_quotes_nothing),
 		cmocka_unit_test(test_decode_reuses_event),
 	};
 	const size_t	 nfixed = sizeof(fixed) / sizeof(fixed[0]);
