@@ -341,6 +341,7 @@ json_error_name(enum json_error_code code)
 /* Decoding context: where we are, for messages that name the field. */
 struct walk {
 	const char	*prefix;	/* "" for flat bodies, "data." else */
+	size_t		 max_people;	/* attendees, and hosts, at most */
 	struct error	*err;
 };
 
@@ -431,12 +432,31 @@ require_id(struct walk *w, const json_t *obj, const char *key,
 	return 0;
 }
 
+/* An array of people no longer than the cap: 0, or -1 with err set. */
+static int
+check_people(struct walk *w, const json_t *arr, const char *key)
+{
+	char where[96];
+
+	if (!json_is_array(arr) || json_array_size(arr) <= w->max_people)
+		return 0;
+	snprintf(where, sizeof(where), "%s%s", w->prefix, key);
+	error_set(w->err, ERROR_DATA, where, "%s lists %zu entries, over the "
+	    "limit of %zu (MEETERGO_WEBHOOK_MAX_ATTENDEES)", where,
+	    json_array_size(arr), w->max_people);
+	return -1;
+}
+
 static int
 map_people(struct walk *w, const json_t *subject, struct booking *b)
 {
 	const json_t	*arr, *v;
 	size_t		 i, n;
 
+	if (check_people(w, json_object_get(subject, "attendees"),
+	    "attendees") == -1 ||
+	    check_people(w, json_object_get(subject, "hosts"), "hosts") == -1)
+		return -1;
 	arr = json_object_get(subject, "attendees");
 	if (json_is_array(arr)) {
 		n = json_array_size(arr);
@@ -706,9 +726,9 @@ map_event(struct walk *w, struct event *ev, struct error *err)
 
 int
 payload_decode(const char *buf, size_t len, int keep_secret,
-    struct event *ev, struct error *err)
+    size_t max_people, struct event *ev, struct error *err)
 {
-	struct walk	 w = { "", err };
+	struct walk	 w = { "", max_people, err };
 	struct span	 at;
 	json_error_t	 jerr;
 

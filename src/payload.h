@@ -10,6 +10,8 @@
 #include "timestamp.h"
 
 #define PAYLOAD_ID_MAX	255
+/* Attendees, and hosts, an event may list: MEETERGO_WEBHOOK_MAX_ATTENDEES. */
+#define PAYLOAD_MAX_PEOPLE	10000
 
 enum event_type {
 	EVENT_UNKNOWN,
@@ -87,10 +89,12 @@ void	event_release(struct event *);
  * keep_secret, the appointment "secret" is removed from ev->root.
  * Whenever ev->root is set, so is ev->text: the body's own text with the
  * secret cut out, which equals ev->root as JSON.  No message quotes the
- * body's bytes but a timestamp or id found wanting.
+ * body's bytes but a timestamp or id found wanting.  A booking listing
+ * more than max_people attendees, or hosts, is refused as data before
+ * any of them is mapped: the mapping's memory grows with that count.
  */
 int	payload_decode(const char *buf, size_t len, int keep_secret,
-	    struct event *ev, struct error *err);
+	    size_t max_people, struct event *ev, struct error *err);
 
 const char	*event_type_name(enum event_type);
 

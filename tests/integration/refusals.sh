@@ -28,11 +28,12 @@ GOOD=$FIXTURES/booking_created.flat.json
 LARGE=$FIXTURES/booking_created.flat.large-group.json
 TOK=HTTP_X_WEBHOOK_TOKEN=$TEST_TOKEN
 
-# The responders the table sends to: "main", and "small" with a limit of
-# 2048 bytes.
+# The responders the table sends to: "main", "small" with a limit of
+# 2048 bytes, and "few" with at most 2 attendees and 2 hosts an event.
 responders() {
 	fcgi_start main
 	fcgi_start small MEETERGO_WEBHOOK_MAX_BODY=2048
+	fcgi_start few MEETERGO_WEBHOOK_MAX_ATTENDEES=2
 }
 test_fixture "the responders" responders
 FCGI_SOCK=$PG_TMP/main.sock
@@ -81,6 +82,12 @@ padded() {
 	n=$(($2 - $(wc -c <"$W/pad.tmp") - 2))
 	cat "$W/pad.tmp"
 	printf '%*s}\n' "$n" ''
+}
+
+# group ID: the creation of group booking ID (3 attendees, 1 host).
+group() {
+	group_booking "$1" "$W/group.tmp"
+	cat "$W/group.tmp"
 }
 
 # nul ID: a valid event with a NUL byte after its 40th byte.
