@@ -96,12 +96,13 @@ db_pgconn(struct db *db, long deadline, struct error *err)
 		return db->conn;
 	/*
 	 * libpq's connect_timeout counts whole seconds, at least 2 (per
-	 * host of a multi-host DSN): the seconds left, or no try at all
-	 * when fewer than 2 are left of a deadline that had them.
+	 * host of a multi-host DSN): the whole seconds left, or no try at
+	 * all when not one is left, since the statements would have no
+	 * time.  A connect that hangs may thus overrun the deadline by
+	 * less than a second.
 	 */
 	left = (deadline - monotonic_ms()) / 1000;
-	if (left < DB_CONNECT_MIN_S &&
-	    db->settings->db_timeout_ms + DB_GRACE_MS >= DB_CONNECT_MIN_S * 1000) {
+	if (left < 1) {
 		db_fail_timeout(db, err);
 		return NULL;
 	}

@@ -38,11 +38,11 @@ struct db {
 			"current_setting('synchronous_commit') END, true)"
 
 /*
- * The open connection, connecting if needed within deadline (libpq's
- * connect_timeout, whole seconds: at least DB_CONNECT_MIN_S, per host);
- * NULL with err set (ERROR_TRANSIENT when the server cannot be reached,
- * ERROR_BUSY when too little of the deadline is left to try).  Owned by
- * the db.
+ * The open connection, connecting if needed by deadline (libpq's
+ * connect_timeout: the whole seconds left, but at least DB_CONNECT_MIN_S,
+ * per host); NULL with err set (ERROR_TRANSIENT when the server cannot
+ * be reached, ERROR_BUSY when not a second of the deadline is left).
+ * Owned by the db.
  */
 PGconn		*db_pgconn(struct db *, long deadline, struct error *err);
 /* Drop the connection: it is not to be trusted any more. */
