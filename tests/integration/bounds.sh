@@ -15,10 +15,10 @@
 test_start bounds-token-7f3a
 
 # The README's figures for the default settings (MAX_BODY 256 KiB,
-# MAX_ATTENDEES 10000, 8 threads), in kB: a request at most, a worker
-# at most.
+# MAX_ATTENDEES 10000, 8 threads), in kB: a request at most; a worker at
+# most (its own 8 MiB, 8 requests, 4 MiB of libpq's buffers).
 REQUEST_MAX_KB=$((32 * 1024))
-WORKER_MAX_KB=$((272 * 1024))
+WORKER_MAX_KB=$(((8 + 8 * 32 + 4) * 1024))
 MAX_BODY=262144
 
 test_fixture "the responder" fcgi_start one
