@@ -53,6 +53,8 @@ batch_item_release(struct batch_item *item)
 {
 	free(item->row);
 	item->row = NULL;
+	free(item->text_json);
+	item->text_json = NULL;
 }
 
 /*
@@ -67,6 +69,31 @@ reject(struct batch_item *item)
 	item->params[3] = "rejected";
 	item->params[4] = item->refused.text;
 	item->params[6] = NULL;
+}
+
+/*
+ * The database refused an event kept as rejected: its payload, which
+ * jsonb does not take although jansson did (payload.c finds the numbers
+ * it knows of; another server version may know others).  The raw event
+ * is kept all the same, its text as one JSON string, which jsonb always
+ * takes (the text is valid UTF-8 without NUL).  0, or -1 when it already
+ * was, or out of memory.
+ */
+static int
+reject_as_text(struct batch_item *item)
+{
+	json_t *s;
+
+	if (item->text_json != NULL || item->params[5] == NULL ||
+	    (s = json_string(item->params[5])) == NULL)
+		return -1;
+	item->text_json = json_dumps(s, JSON_ENCODE_ANY);
+	json_decref(s);
+	if (item->text_json == NULL)
+		return -1;
+	error_init(&item->err);
+	item->params[5] = item->text_json;
+	return 0;
 }
 
 static int
@@ -124,7 +151,8 @@ concerns_all(const PGresult *res)
 /* One try at the pending items (rc 1), and what it found out. */
 struct try {
 	PGconn			*conn;
-	long			 deadline;	/* for the next result */
+	long			 deadline;	/* the batch's, for every wait */
+	char			 timeout[24];	/* statement_timeout left */
 	int			 named;		/* our prepared statement */
 	int			 prepare;	/* and its prepare goes first */
 	int			 timed_out;
@@ -151,9 +179,9 @@ enum try_end {
  * makes them all durable.
  */
 static int
-send_batch(struct db *db, struct try *t, struct batch_item **items, size_t n)
+send_batch(struct try *t, struct batch_item **items, size_t n)
 {
-	const char *const	 settings[1] = { db->timeout };
+	const char *const	 settings[1] = { t->timeout };
 	size_t			 i;
 	int			 ok;
 
@@ -205,10 +233,10 @@ take_result(struct db *db, struct try *t, struct batch_item *item,
 
 /*
  * Read every answer up to the sync's, which comes once the commit is
- * flushed.  A statement may take up to its timeout: the deadline is for
- * the next result, and moves on with each one.  0 through the sync; -1
- * when the connection failed or the deadline passed; -2 when the prepare
- * or the commit failed, with that result in *refused.
+ * flushed, all within the batch's deadline: results that come slowly one
+ * by one do not hold the batch longer.  0 through the sync; -1 when the
+ * connection failed or the deadline passed; -2 when the prepare or the
+ * commit failed, with that result in *refused.
  */
 static int
 collect(struct db *db, struct try *t, struct batch_item **items, size_t n,
@@ -217,7 +245,6 @@ collect(struct db *db, struct try *t, struct batch_item **items, size_t n,
 	PGresult	*res;
 	size_t		 i;
 
-	t->deadline = db_deadline(db);
 	if ((res = pq_next(t->conn, t->deadline, &t->timed_out)) == NULL)
 		return -1;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -242,7 +269,6 @@ collect(struct db *db, struct try *t, struct batch_item **items, size_t n,
 		if ((res = pq_next(t->conn, t->deadline,
 		    &t->timed_out)) == NULL)
 			return -1;
-		t->deadline = db_deadline(db);
 		take_result(db, t, items[i], res);
 		PQclear(res);
 	}
@@ -325,7 +351,8 @@ settle(struct db *db, struct try *t, struct batch_item **items, size_t n,
 	    !t->whole) {
 		if (t->kind == ERROR_DATA && !error_isset(&t->culprit->refused))
 			reject(t->culprit);
-		else
+		else if (t->kind != ERROR_DATA ||
+		    reject_as_text(t->culprit) == -1)
 			t->culprit->rc = -1;
 		return TRY_ITEM_FAILED;
 	}
@@ -342,7 +369,7 @@ settle(struct db *db, struct try *t, struct batch_item **items, size_t n,
 }
 
 static enum try_end
-try_batch(struct db *db, struct batch_item **items, size_t n,
+try_batch(struct db *db, struct batch_item **items, size_t n, long deadline,
     struct error *err)
 {
 	struct try	 t;
@@ -350,11 +377,13 @@ try_batch(struct db *db, struct batch_item **items, size_t n,
 	int		 r = -1;
 
 	memset(&t, 0, sizeof(t));
-	if ((t.conn = db_pgconn(db, err)) == NULL)
+	t.deadline = deadline;
+	if ((t.conn = db_pgconn(db, deadline, err)) == NULL)
 		return TRY_FAILED;
+	db_timeout_left(deadline, t.timeout, sizeof(t.timeout));
 	t.named = db->prepare;
 	t.prepare = db->prepare && !db->prepared;
-	if (send_batch(db, &t, items, n) == 0)
+	if (send_batch(&t, items, n) == 0)
 		r = collect(db, &t, items, n, &refused);
 	if (r == 0) {
 		/* Past the sync the answers hold, whatever becomes of conn. */
@@ -425,6 +454,7 @@ batch_store(struct db *db, struct batch_item **items, size_t n)
 {
 	struct error	err;
 	size_t		i;
+	long		deadline = db_deadline(db);
 	int		attempt = 0;
 
 	sort_items(items, n);
@@ -436,11 +466,16 @@ batch_store(struct db *db, struct batch_item **items, size_t n)
 	/*
 	 * Each failure of one item's own takes that item out (or keeps it
 	 * as rejected); a failure of the whole try is tried again as db.h's
-	 * policy says.
+	 * policy says.  All tries share the one deadline: however many items
+	 * fail one after another, the batch holds its threads no longer.
 	 */
 	while (pending(items, n) > 0) {
 		error_init(&err);
-		switch (try_batch(db, items, n, &err)) {
+		if (monotonic_ms() >= deadline) {
+			db_fail_timeout(db, &err);
+			break;
+		}
+		switch (try_batch(db, items, n, deadline, &err)) {
 		case TRY_COMMITTED:
 			return;
 		case TRY_ITEM_FAILED:

@@ -23,6 +23,7 @@ struct batch_item {
 	const char	*params[BATCH_NPARAMS];
 	const char	*lock_key;	/* the id whose row the event locks */
 	char		*row;		/* owned */
+	char		*text_json;	/* owned: the text as a JSON string */
 	size_t		 size;		/* bytes of the parameters */
 	struct error	 refused;	/* why it is kept as rejected, if it is */
 	/* Set by batch_store. */
@@ -42,7 +43,8 @@ void	batch_item_release(struct batch_item *);
  * flush) for all of them; one item is a batch of one.  Each item ends with
  * rc 0 and its outcome and delivery count, or rc -1 and its own err.
  * An item whose data the database refuses is kept as rejected (rc 0,
- * outcome rejected, refused set); one that fails for another cause of
+ * outcome rejected, refused set), if need be with its payload stored as
+ * a JSON string of its text; one that fails for another cause of
  * its own fails alone.  Either way the others are stored again without
  * it.  A cause that concerns them all (the connection, a timeout, a
  * failed commit) fails them all, after the one retry of db.h's policy.

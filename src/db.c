@@ -54,6 +54,14 @@ db_deadline(const struct db *db)
 	return monotonic_ms() + db->settings->db_timeout_ms + DB_GRACE_MS;
 }
 
+void
+db_timeout_left(long deadline, char *buf, size_t size)
+{
+	long left = deadline - DB_GRACE_MS - monotonic_ms();
+
+	snprintf(buf, size, "%ld", left > 0 ? left : 1);
+}
+
 /*
  * What is tried again is the statement on a new connection: when making
  * that connection is what failed, another one at once would fail alike.
@@ -78,13 +86,26 @@ first_line(char *dst, size_t size, const char *msg)
 }
 
 PGconn *
-db_pgconn(struct db *db, struct error *err)
+db_pgconn(struct db *db, long deadline, struct error *err)
 {
 	char		 timeout[24], msg[200];
 	const char	*keys[5], *vals[5];
+	long		 left;
 
 	if (db->conn != NULL)
 		return db->conn;
+	/*
+	 * libpq's connect_timeout counts whole seconds, at least 2 (per
+	 * host of a multi-host DSN): the whole seconds left, or no try at
+	 * all when not one is left, since the statements would have no
+	 * time.  A connect that hangs may thus overrun the deadline by
+	 * less than a second.
+	 */
+	left = (deadline - monotonic_ms()) / 1000;
+	if (left < 1) {
+		db_fail_timeout(db, err);
+		return NULL;
+	}
 	db->unreachable = 1;
 
 	/*
@@ -93,7 +114,7 @@ db_pgconn(struct db *db, struct error *err)
 	 * session's settings come with each transaction (DB_SETTINGS_SQL).
 	 */
 	snprintf(timeout, sizeof(timeout), "%ld",
-	    (db->settings->db_timeout_ms + 999) / 1000);
+	    left < DB_CONNECT_MIN_S ? DB_CONNECT_MIN_S : left);
 	keys[0] = "connect_timeout";		vals[0] = timeout;
 	keys[1] = "fallback_application_name";	vals[1] = "meetergo-webhook";
 	keys[2] = "client_encoding";		vals[2] = "UTF8";
@@ -267,17 +288,16 @@ send_query(PGconn *conn, const char *sql, int nparams,
 }
 
 /*
- * Every result of what was sent, each statement within its timeout: the
- * first failure, else the last result, into *keep.  -1 when the
- * connection failed or (*timed_out) the deadline passed.
+ * Every result of what was sent, all within one deadline: the first
+ * failure, else the last result, into *keep.  -1 when the connection
+ * failed or (*timed_out) the deadline passed.
  */
 static int
-read_results(struct db *db, PGconn *conn, PGresult **keep, int *timed_out)
+read_results(PGconn *conn, long deadline, PGresult **keep, int *timed_out)
 {
-	PGresult	*res;
-	long		 deadline;
+	PGresult *res;
 
-	for (deadline = db_deadline(db);; deadline = db_deadline(db)) {
+	for (;;) {
 		if (pq_wait(conn, deadline, timed_out) == -1)
 			return -1;
 		if ((res = PQgetResult(conn)) == NULL)
@@ -298,12 +318,14 @@ db_exec(struct db *db, const char *sql, int nparams,
 	PGconn		*conn;
 	PGresult	*res = NULL;
 	enum error_kind	 kind;
+	long		 deadline = db_deadline(db);
 	int		 timed_out = 0;
 
-	if ((conn = db_pgconn(db, err)) == NULL)
+	/* One deadline for the call, the connect included. */
+	if ((conn = db_pgconn(db, deadline, err)) == NULL)
 		return NULL;
 	if (!send_query(conn, sql, nparams, params) ||
-	    read_results(db, conn, &res, &timed_out) == -1) {
+	    read_results(conn, deadline, &res, &timed_out) == -1) {
 		if (timed_out)
 			db_fail_timeout(db, err);
 		else
@@ -413,7 +435,7 @@ db_describe(struct db *db, char *server, size_t ssize, char *session,
 {
 	PGconn *conn;
 
-	if ((conn = db_pgconn(db, err)) == NULL)
+	if ((conn = db_pgconn(db, db_deadline(db), err)) == NULL)
 		return -1;
 	snprintf(server, ssize, "server %d, database \"%s\"",
 	    PQserverVersion(conn), PQdb(conn));

@@ -129,8 +129,8 @@ store_body(struct handler *h, const char *body, size_t len,
 		log_failure(NULL, NULL, "failed", err);
 		goto done;
 	}
-	if (payload_decode(body, len, h->settings->keep_secret, &ev,
-	    err) == -1) {
+	if (payload_decode(body, len, h->settings->keep_secret,
+	    (size_t)h->settings->max_people, &ev, err) == -1) {
 		if (err->kind != ERROR_DATA || ev.root == NULL) {
 			log_failure(&ev, key, "refused", err);
 			goto done;

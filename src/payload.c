@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "payload.h"
 
 static const struct {
@@ -194,9 +195,153 @@ encode:
 	return (ev->text = json_dumps(ev->root, JSON_COMPACT)) != NULL ? 0 : -1;
 }
 
+/*
+ * PostgreSQL keeps a JSON number as a numeric, which holds at most
+ * NUMERIC_DSCALE_MAX digits after the point once the exponent is applied,
+ * and reads no exponent beyond INT_MAX / 2 (numeric.c).  jansson takes
+ * such a number (1e-20000 underflows to 0.0 quietly), jsonb does not: it
+ * is found here, so that the event is refused as data and its text kept
+ * in a form jsonb takes, rather than refused by the database, which
+ * would keep nothing.
+ */
+#define PG_NUMERIC_DSCALE_MAX	16383
+#define PG_EXPONENT_MAX		1073741823LL	/* INT_MAX / 2 */
+
+/* s[i] starts a number: the index past it; *fits says jsonb takes it. */
+static size_t
+skip_number(const char *s, size_t i, size_t len, int *fits)
+{
+	long long	frac = 0, exp = 0;
+	int		neg = 0;
+
+	if (s[i] == '-')
+		i++;
+	while (i < len && s[i] >= '0' && s[i] <= '9')
+		i++;
+	if (i < len && s[i] == '.')
+		for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+			frac++;
+	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+		if (++i < len && (s[i] == '+' || s[i] == '-'))
+			neg = s[i++] == '-';
+		/* Saturates: past PG_EXPONENT_MAX the value no longer matters. */
+		for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+			if (exp <= PG_EXPONENT_MAX)
+				exp = exp * 10 + (s[i] - '0');
+	}
+	*fits = exp < PG_EXPONENT_MAX &&
+	    frac - (neg ? -exp : exp) <= PG_NUMERIC_DSCALE_MAX;
+	return i;
+}
+
+/*
+ * The first number of s that jsonb cannot hold: 1 with its span, or 0.
+ * s is JSON that jansson has parsed: outside strings, a '-' or a digit
+ * starts a number.
+ */
+static int
+find_bad_number(const char *s, size_t len, struct span *at)
+{
+	size_t	i = 0;
+	int	fits;
+
+	while (i < len) {
+		if (s[i] == '"') {
+			i = skip_string(s, i, len);
+		} else if (s[i] == '-' || (s[i] >= '0' && s[i] <= '9')) {
+			at->from = i;
+			at->to = i = skip_number(s, i, len, &fits);
+			if (!fits)
+				return 1;
+		} else
+			i++;
+	}
+	return 0;
+}
+
+/*
+ * ev->text with every number jsonb cannot hold written as a string of its
+ * own text: what is kept of an event refused for one.  0, or -1 when out
+ * of memory.
+ */
+static int
+quote_bad_numbers(struct event *ev)
+{
+	struct buf	out;
+	struct span	at;
+	const char	*s = ev->text;
+	size_t		len = strlen(ev->text), done = 0;
+
+	/* A number takes a byte at least, and gains two quotes. */
+	buf_init(&out, 3 * len + 1);
+	while (find_bad_number(s + done, len - done, &at)) {
+		if (buf_append(&out, s + done, at.from) == -1 ||
+		    buf_appendf(&out, "\"%.*s\"", (int)(at.to - at.from),
+		    s + done + at.from) == -1)
+			goto nomem;
+		done += at.to;
+	}
+	if (buf_append(&out, s + done, len - done) == -1)
+		goto nomem;
+	free(ev->text);
+	ev->text = out.data;
+	return 0;
+nomem:
+	buf_release(&out);
+	return -1;
+}
+
+/* The line and column (in characters) of buf[at], as jansson counts. */
+static void
+position(const char *buf, size_t at, int *line, int *column)
+{
+	size_t i;
+
+	*line = 1;
+	*column = 1;
+	for (i = 0; i < at; i++) {
+		if (buf[i] == '\n') {
+			(*line)++;
+			*column = 1;
+		} else if (((unsigned char)buf[i] & 0xc0) != 0x80)
+			(*column)++;
+	}
+}
+
+/* What jansson found wrong, in words that quote nothing of the body. */
+static const char *
+json_error_name(enum json_error_code code)
+{
+	switch (code) {
+	case json_error_out_of_memory:
+		return "out of memory";
+	case json_error_stack_overflow:
+		return "nested too deep";
+	case json_error_invalid_utf8:
+		return "invalid UTF-8";
+	case json_error_premature_end_of_input:
+		return "premature end of input";
+	case json_error_end_of_input_expected:
+		return "end of input expected";
+	case json_error_invalid_syntax:
+		return "invalid syntax";
+	case json_error_null_character:
+		return "\\u0000 in a string";
+	case json_error_null_byte_in_key:
+		return "NUL byte in a key";
+	case json_error_duplicate_key:
+		return "duplicate object key";
+	case json_error_numeric_overflow:
+		return "number too large";
+	default:
+		return "invalid JSON";
+	}
+}
+
 /* Decoding context: where we are, for messages that name the field. */
 struct walk {
 	const char	*prefix;	/* "" for flat bodies, "data." else */
+	size_t		 max_people;	/* attendees, and hosts, at most */
 	struct error	*err;
 };
 
@@ -287,12 +432,31 @@ require_id(struct walk *w, const json_t *obj, const char *key,
 	return 0;
 }
 
+/* An array of people no longer than the cap: 0, or -1 with err set. */
+static int
+check_people(struct walk *w, const json_t *arr, const char *key)
+{
+	char where[96];
+
+	if (!json_is_array(arr) || json_array_size(arr) <= w->max_people)
+		return 0;
+	snprintf(where, sizeof(where), "%s%s", w->prefix, key);
+	error_set(w->err, ERROR_DATA, where, "%s lists %zu entries, over the "
+	    "limit of %zu (MEETERGO_WEBHOOK_MAX_ATTENDEES)", where,
+	    json_array_size(arr), w->max_people);
+	return -1;
+}
+
 static int
 map_people(struct walk *w, const json_t *subject, struct booking *b)
 {
 	const json_t	*arr, *v;
 	size_t		 i, n;
 
+	if (check_people(w, json_object_get(subject, "attendees"),
+	    "attendees") == -1 ||
+	    check_people(w, json_object_get(subject, "hosts"), "hosts") == -1)
+		return -1;
 	arr = json_object_get(subject, "attendees");
 	if (json_is_array(arr)) {
 		n = json_array_size(arr);
@@ -499,6 +663,37 @@ cut_secret(struct event *ev, const char *buf, size_t len, int keep_secret,
 	return 0;
 }
 
+/*
+ * The body holds a number jsonb cannot hold (at): refuse it as data, and
+ * keep the number as a string of its text, in ev->text and in ev->root
+ * alike, so that the rejected event can be stored.  Always -1.
+ */
+static int
+refuse_number(struct walk *w, struct event *ev, const char *buf,
+    const struct span *at, struct error *err)
+{
+	json_t	*root;
+	int	 line, column;
+
+	if (quote_bad_numbers(ev) == -1 ||
+	    (root = json_loads(ev->text, JSON_REJECT_DUPLICATES,
+	    NULL)) == NULL) {
+		error_set(err, ERROR_INTERNAL, "", "out of memory");
+		return -1;
+	}
+	json_decref(ev->root);
+	ev->root = root;
+	w->prefix = "";
+	/* The same names as before: only numbers became strings. */
+	if (find_type(w, ev, err) == -1)
+		return -1;
+	/* Where, not what: the number may stand next to a secret. */
+	position(buf, at->from, &line, &column);
+	error_set(err, ERROR_DATA, "", "number out of PostgreSQL's range at "
+	    "line %d, column %d", line, column);
+	return -1;
+}
+
 /* The fields of a known event; an unknown one only notes its id. */
 static int
 map_event(struct walk *w, struct event *ev, struct error *err)
@@ -531,17 +726,23 @@ map_event(struct walk *w, struct event *ev, struct error *err)
 
 int
 payload_decode(const char *buf, size_t len, int keep_secret,
-    struct event *ev, struct error *err)
+    size_t max_people, struct event *ev, struct error *err)
 {
-	struct walk	 w = { "", err };
+	struct walk	 w = { "", max_people, err };
+	struct span	 at;
 	json_error_t	 jerr;
 
 	event_release(ev);
 	ev->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (ev->root == NULL) {
+		/*
+		 * jansson's text quotes up to 20 bytes of the body ("near
+		 * '...'"), which may be the appointment secret: its code
+		 * says what failed without them.
+		 */
 		error_set(err, ERROR_MALFORMED, "", "body is not valid JSON at "
 		    "line %d, column %d: %s", jerr.line, jerr.column,
-		    jerr.text);
+		    json_error_name(json_error_code(&jerr)));
 		return -1;
 	}
 	if (!json_is_object(ev->root)) {
@@ -552,6 +753,8 @@ payload_decode(const char *buf, size_t len, int keep_secret,
 	if (find_type(&w, ev, err) == -1 ||
 	    cut_secret(ev, buf, len, keep_secret, err) == -1)
 		goto refuse;
+	if (find_bad_number(buf, len, &at))
+		return refuse_number(&w, ev, buf, &at, err);
 	return map_event(&w, ev, err);
 refuse:
 	json_decref(ev->root);

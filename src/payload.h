@@ -10,6 +10,8 @@
 #include "timestamp.h"
 
 #define PAYLOAD_ID_MAX	255
+/* Attendees, and hosts, an event may list: MEETERGO_WEBHOOK_MAX_ATTENDEES. */
+#define PAYLOAD_MAX_PEOPLE	10000
 
 enum event_type {
 	EVENT_UNKNOWN,
@@ -80,13 +82,19 @@ void	event_release(struct event *);
  * for an event to store (type EVENT_UNKNOWN is stored as ignored), or -1
  * with err set: ERROR_MALFORMED when the body is not a JSON object naming
  * its event (ev->root is NULL then), ERROR_DATA when a known event is
- * malformed (ev->root and ev->type_name are set so that it can be kept as
- * rejected), ERROR_INTERNAL when out of memory.  Unless keep_secret, the appointment "secret" is removed
- * from ev->root.  Whenever ev->root is set, so is ev->text: the body's
- * own text with the secret cut out, which equals ev->root as JSON.
+ * malformed or any event holds a number PostgreSQL's jsonb cannot hold
+ * (ev->root and ev->type_name are set so that it can be kept as
+ * rejected; such numbers are strings of their text in ev->root and
+ * ev->text then), ERROR_INTERNAL when out of memory.  Unless
+ * keep_secret, the appointment "secret" is removed from ev->root.
+ * Whenever ev->root is set, so is ev->text: the body's own text with the
+ * secret cut out, which equals ev->root as JSON.  No message quotes the
+ * body's bytes but a timestamp or id found wanting.  A booking listing
+ * more than max_people attendees, or hosts, is refused as data before
+ * any of them is mapped: the mapping's memory grows with that count.
  */
 int	payload_decode(const char *buf, size_t len, int keep_secret,
-	    struct event *ev, struct error *err);
+	    size_t max_people, struct event *ev, struct error *err);
 
 const char	*event_type_name(enum event_type);
 

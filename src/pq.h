@@ -9,6 +9,8 @@
 
 /* Past the statement timeout, how long before we stop waiting ourselves. */
 #define DB_GRACE_MS	1000
+/* libpq waits at least this long for a connection (connect_timeout). */
+#define DB_CONNECT_MIN_S	2
 
 struct db {
 	const struct settings	*settings;
@@ -36,14 +38,26 @@ struct db {
 			"current_setting('synchronous_commit') END, true)"
 
 /*
- * The open connection, connecting if needed; NULL with err set
- * (ERROR_TRANSIENT when the server cannot be reached).  Owned by the db.
+ * The open connection, connecting if needed by deadline (libpq's
+ * connect_timeout: the whole seconds left, but at least DB_CONNECT_MIN_S,
+ * per host); NULL with err set (ERROR_TRANSIENT when the server cannot
+ * be reached, ERROR_BUSY when not a second of the deadline is left).
+ * Owned by the db.
  */
-PGconn		*db_pgconn(struct db *, struct error *err);
+PGconn		*db_pgconn(struct db *, long deadline, struct error *err);
 /* Drop the connection: it is not to be trusted any more. */
 void		 db_disconnect(struct db *);
-/* When a statement sent now is overdue: its timeout and our grace. */
+/*
+ * When what is sent now is overdue: the timeout and our grace.  A batch,
+ * or a db_exec call, takes one when it starts, for all it does.
+ */
 long		 db_deadline(const struct db *);
+/*
+ * The statement timeout (ms, as text) that ends a statement sent now by
+ * deadline less our grace, so that the server cancels it before we stop
+ * waiting; at least 1.
+ */
+void		 db_timeout_left(long deadline, char *buf, size_t size);
 /* One more try?  The retry policy of db.h, for the attempt that failed. */
 int		 db_retry(const struct db *, const struct error *err,
 		    int attempt);

@@ -14,6 +14,7 @@ settings_init(struct settings *s)
 	memset(s, 0, sizeof(*s));
 	s->auth = AUTH_TOKEN;
 	s->max_body = SETTINGS_DEFAULT_MAX_BODY;
+	s->max_people = SETTINGS_DEFAULT_MAX_PEOPLE;
 	s->db_timeout_ms = SETTINGS_DEFAULT_TIMEOUT_MS;
 	s->spool_max_files = SETTINGS_DEFAULT_SPOOL_FILES;
 	s->spool_max_bytes = SETTINGS_DEFAULT_SPOOL_BYTES;
@@ -191,7 +192,9 @@ settings_load(struct settings *s, struct error *err)
 		}
 	}
 	if (env_long("MEETERGO_WEBHOOK_MAX_BODY", 1024, 64L * 1024 * 1024,
-	    &s->max_body, err) == -1)
+	    &s->max_body, err) == -1 ||
+	    env_long("MEETERGO_WEBHOOK_MAX_ATTENDEES", 1, 1000000,
+	    &s->max_people, err) == -1)
 		goto fail;
 	if (dup_env("MEETERGO_WEBHOOK_SPOOL_DIR", &s->spool_dir, err) == -1)
 		goto fail;

@@ -10,6 +10,7 @@
 #define SETTINGS_MAX_SECRETS		8
 #define SETTINGS_SECRET_MAX		256	/* bytes of a decoded key */
 #define SETTINGS_DEFAULT_MAX_BODY	262144L
+#define SETTINGS_DEFAULT_MAX_PEOPLE	10000L	/* PAYLOAD_MAX_PEOPLE */
 #define SETTINGS_DEFAULT_TIMEOUT_MS	5000L
 #define SETTINGS_MAX_WORKERS		256
 #define SETTINGS_MAX_THREADS		64	/* GROUP_MAX */
@@ -41,6 +42,7 @@ struct settings {
 	struct signing_key signing_keys[SETTINGS_MAX_SECRETS];
 	size_t		 nsigning_keys;	/* 0: no signature required */
 	long		 max_body;
+	long		 max_people;	/* attendees, and hosts, per event */
 	char		*spool_dir;	/* NULL when unset */
 	long		 spool_max_files;
 	long		 spool_max_bytes;

@@ -59,7 +59,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	event_init(&ev);
 	error_init(&err);
-	if (payload_decode((const char *)data, size, 0, &ev, &err) == 0) {
+	if (payload_decode((const char *)data, size, 0, PAYLOAD_MAX_PEOPLE, &ev,
+	    &err) == 0) {
 		CHECK(!error_isset(&err));
 		CHECK(ev.root != NULL && ev.type_name != NULL);
 		/* What is sent: the payload, and the row to apply. */

@@ -296,6 +296,65 @@ lock_timeout() {
 }
 test_case "a lock wait past the timeout" lock_timeout
 
+# --- results that come slowly one by one: one deadline for the batch ------
+
+# timed_request N FILE: one request, its answer in $W/slow.N and the
+# milliseconds it took in $W/slowms.N.
+timed_request() {
+	local t0
+	t0=$(date +%s%3N)
+	fcgi_request "$FCGI_SOCK" POST "$2" HTTP_X_WEBHOOK_TOKEN="$TEST_TOKEN" \
+	    >"$W/slow.$1" 2>>"$PG_TMP/cgi-fcgi.log"
+	echo $(($(date +%s%3N) - t0)) >"$W/slowms.$1"
+}
+
+# Each event takes 0.6 s in a trigger and is then refused, within the
+# statement timeout of 1 s: the batch of those queued behind the first
+# finds them out one try after another.  Were each try (or each result)
+# given a deadline of its own, that batch would hold its threads 0.6 s
+# for each of them; the deadline of a batch is its start plus the
+# timeout plus a second, so a request waits at most for the batch before
+# its own and its own: 2 x 2 s.
+slow_results() {
+	local files pids=() n=0 f slowest refused stored
+	pg_sql "CREATE FUNCTION meetergo.test_slow() RETURNS trigger
+		LANGUAGE plpgsql AS \$\$ BEGIN
+		IF NEW.id LIKE 'slow-%' THEN PERFORM pg_sleep(0.6);
+		RAISE EXCEPTION 'slow and refused'
+		USING ERRCODE = 'check_violation'; END IF;
+		RETURN NEW; END \$\$;
+		CREATE TRIGGER test_slow BEFORE INSERT ON meetergo.bookings
+		FOR EACH ROW EXECUTE FUNCTION meetergo.test_slow()" >/dev/null
+	fcgi_start slowres MEETERGO_WEBHOOK_THREADS=32 \
+	    MEETERGO_WEBHOOK_DB_TIMEOUT_MS=1000
+	FCGI_SOCK=$PG_TMP/slowres.sock
+	mapfile -t files < <(bodies slow 12)
+	for f in "${files[@]}"; do
+		n=$((n + 1))
+		timed_request "$n" "$f" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	slowest=$(sort -n "$W"/slowms.* | tail -n 1)
+	diag "12 events refused after 0.6 s each, timeout 1 s: answers $(answers slow | sed 's/ .*//' | sort | uniq -c | tr -s ' \n' ' '), the slowest in $slowest ms"
+	ok "$([ "$slowest" -le 4500 ]; echo $?)" \
+	    "slow results: no answer waits past two batch deadlines ($slowest ms)"
+	is "$(answers slow | sed 's/ .*//' | grep -cv '^422$\|^503$')" 0 \
+	    "slow results: each answered 422 or 503"
+	refused=$(answers slow | grep -c '^422 ')
+	stored=$(pg_sql "SELECT count(*) FROM meetergo.webhook_events
+		WHERE booking_id LIKE 'slow-%' AND outcome = 'rejected'")
+	is "$stored" "$refused" \
+	    "slow results: what was answered 422 is kept as rejected, nothing else"
+	is "$(pg_sql "SELECT count(*) FROM meetergo.webhook_events
+		WHERE booking_id LIKE 'slow-%' AND outcome <> 'rejected'")" 0 \
+	    "slow results: no event of theirs applied"
+	fcgi_stop slowres
+	pg_sql "DROP TRIGGER test_slow ON meetergo.bookings;
+		DROP FUNCTION meetergo.test_slow()" >/dev/null
+}
+test_case "results that come slowly one by one" slow_results
+
 # --- without prepared statements (PgBouncer) the same ---------------------
 
 unprepared() {

@@ -28,11 +28,12 @@ GOOD=$FIXTURES/booking_created.flat.json
 LARGE=$FIXTURES/booking_created.flat.large-group.json
 TOK=HTTP_X_WEBHOOK_TOKEN=$TEST_TOKEN
 
-# The responders the table sends to: "main", and "small" with a limit of
-# 2048 bytes.
+# The responders the table sends to: "main", "small" with a limit of
+# 2048 bytes, and "few" with at most 2 attendees and 2 hosts an event.
 responders() {
 	fcgi_start main
 	fcgi_start small MEETERGO_WEBHOOK_MAX_BODY=2048
+	fcgi_start few MEETERGO_WEBHOOK_MAX_ATTENDEES=2
 }
 test_fixture "the responders" responders
 FCGI_SOCK=$PG_TMP/main.sock
@@ -81,6 +82,12 @@ padded() {
 	n=$(($2 - $(wc -c <"$W/pad.tmp") - 2))
 	cat "$W/pad.tmp"
 	printf '%*s}\n' "$n" ''
+}
+
+# group ID: the creation of group booking ID (3 attendees, 1 host).
+group() {
+	group_booking "$1" "$W/group.tmp"
+	cat "$W/group.tmp"
 }
 
 # nul ID: a valid event with a NUL byte after its 40th byte.
@@ -307,6 +314,46 @@ refused_by_database() {
 }
 test_case "a value the database refuses" refused_by_database
 
+# A number jsonb cannot hold (jansson takes it) is refused as data, and
+# the raw event kept with that number as a string of its own text.
+number_kept_as_text() {
+	local before key
+	variant "$GOOD" "$W/tiny.json" id=tiny-1 location:=-1.5e-20000
+	before=$(counts)
+	http fcgi POST "$W/tiny.json" "$TOK"
+	rejected_checks "1.5e-20000" 422 "$W/tiny.json" "$before" range tiny-1
+	like "$BODY" "at line [0-9]+, column [0-9]+" "1.5e-20000: the answer says where"
+	key=$(event_key "$W/tiny.json")
+	is "$(pg_sql "SELECT jsonb_typeof(payload), payload->>'id',
+		jsonb_typeof(payload->'location'), payload->>'location'
+		FROM meetergo.webhook_events WHERE event_key = '$key'")" \
+	    "object|tiny-1|string|-1.5e-20000" \
+	    "1.5e-20000: the payload kept, the number as its text"
+}
+test_case "a number jsonb cannot hold" number_kept_as_text
+
+# A payload the database refuses even as a rejected event is kept as one
+# JSON string of the body's text.
+payload_refused() {
+	local before key
+	pg_sql "ALTER TABLE meetergo.webhook_events ADD CONSTRAINT no_sun
+		CHECK (payload->>'location' IS DISTINCT FROM 'the sun')" >/dev/null
+	variant "$GOOD" "$W/sun.json" id=sun-1 location="the sun"
+	before=$(counts)
+	http fcgi POST "$W/sun.json" "$TOK"
+	rejected_checks "a payload the database refuses" 422 "$W/sun.json" \
+	    "$before" "database refused the event" sun-1
+	key=$(event_key "$W/sun.json")
+	is "$(pg_sql "SELECT jsonb_typeof(payload),
+		(payload #>> '{}')::jsonb->>'id'
+		FROM meetergo.webhook_events WHERE event_key = '$key'")" \
+	    "string|sun-1" \
+	    "a payload the database refuses: kept as the body's text"
+	pg_sql "ALTER TABLE meetergo.webhook_events DROP CONSTRAINT no_sun" \
+	    >/dev/null
+}
+test_case "a payload the database refuses" payload_refused
+
 # --- CGI: words in argv are data --------------------------------------------
 
 argv_is_data() {
@@ -340,6 +387,9 @@ test_case "CGI: words in argv are data" argv_is_data
 logs_clean() {
 	unlike "$(cat "$PG_TMP"/*.log)" "$TEST_TOKEN|$OLD_TOKEN|wrong-token" \
 	    "no configured or presented token in any log"
+	# The bodies cut or broken in an appointment secret.
+	unlike "$(cat "$PG_TMP"/*.log)" "sk-9f8e7d6c5b4a" \
+	    "no secret quoted from a body that is not JSON in any log"
 }
 test_case "nothing secret in the logs" logs_clean
 

@@ -474,7 +474,8 @@ test_case(void **state)
 		fail_msg("%s: no expected file", c->name);
 
 	error_init(&err);
-	rc = payload_decode(c->input, c->inputlen, keep_secret, &c->ev, &err);
+	rc = payload_decode(c->input, c->inputlen, keep_secret,
+	    PAYLOAD_MAX_PEOPLE, &c->ev, &err);
 	if (rc == 0) {
 		assert_int_equal(err.kind, ERROR_NONE);
 		assert_non_null(c->ev.root);
@@ -630,7 +631,8 @@ expect_422(const char *body, const char *type_name, const char *path,
 
 	event_init(&ev);
 	error_init(&err);
-	rc = payload_decode(body, strlen(body), 0, &ev, &err);
+	rc = payload_decode(body, strlen(body), 0, PAYLOAD_MAX_PEOPLE, &ev,
+	    &err);
 	if (rc != -1 || response_error_status(&err) != 422 || strcmp(err.path,
 	    path) != 0 ||
 	    ev.root == NULL || ev.type_name == NULL ||
@@ -784,7 +786,7 @@ test_text_cuts(void **state)
 		error_init(&err);
 		event_init(&ev);
 		if (payload_decode(tcases[i].body, strlen(tcases[i].body), 0,
-		    &ev, &err) != 0)
+		    PAYLOAD_MAX_PEOPLE, &ev, &err) != 0)
 			fail_msg("case %zu: %d %s", i,
 			    response_error_status(&err), err.text);
 		assert_null(json_object_get(ev.root, "secret"));
@@ -806,7 +808,8 @@ test_text_cuts(void **state)
 		/* Kept, the secret makes the text the body itself. */
 		event_init(&ev);
 		assert_int_equal(payload_decode(tcases[i].body,
-		    strlen(tcases[i].body), 1, &ev, &err), 0);
+		    strlen(tcases[i].body), 1, PAYLOAD_MAX_PEOPLE, &ev, &err),
+		    0);
 		assert_string_equal(ev.text, tcases[i].body);
 		event_release(&ev);
 	}
@@ -814,11 +817,216 @@ test_text_cuts(void **state)
 	/* jansson reads past a NUL byte between tokens: the tree it is. */
 	event_init(&ev);
 	error_init(&err);
-	if (payload_decode(nul, sizeof(nul) - 1, 0, &ev, &err) == 0) {
+	if (payload_decode(nul, sizeof(nul) - 1, 0, PAYLOAD_MAX_PEOPLE, &ev,
+	    &err) == 0) {
 		assert_text_is_root(&ev);
 		assert_null(strstr(ev.text, "secret"));
 	}
 	event_release(&ev);
+}
+
+/*
+ * Numbers jansson takes but PostgreSQL's numeric cannot hold (more than
+ * 16383 digits after the point, an exponent past INT_MAX / 2) are refused
+ * as data, and kept as strings of their own text; the others pass.
+ */
+static void
+test_number_range(void **state)
+{
+	static const struct {
+		const char	*body;
+		const char	*text;	/* NULL: accepted as it is */
+	} ncases[] = {
+		{ "{\"webhookType\":\"x\",\"a\":1e-20000}",
+		  "{\"webhookType\":\"x\",\"a\":\"1e-20000\"}" },
+		{ "{\"webhookType\":\"x\",\"a\":[2,-1.5E-16383,0.5,0e-16384]}",
+		  "{\"webhookType\":\"x\",\"a\":[2,\"-1.5E-16383\",0.5,"
+		  "\"0e-16384\"]}" },
+		{ "{\"webhookType\":\"x\",\"a\":0e99999999999}",
+		  "{\"webhookType\":\"x\",\"a\":\"0e99999999999\"}" },
+		{ "{\"webhookType\":\"x\",\"a\":0e1073741823}",
+		  "{\"webhookType\":\"x\",\"a\":\"0e1073741823\"}" },
+		{ "{\"webhookType\":\"booking_created\",\"secret\":\"s3cr3t\","
+		  "\"id\":\"b\",\"a\":{\"b\":1e-99999}}",
+		  "{\"webhookType\":\"booking_created\",\"id\":\"b\","
+		  "\"a\":{\"b\":\"1e-99999\"}}" },
+		{ "{\"event\":\"booking_created\",\"data\":{\"id\":\"b\","
+		  "\"n\":1e-16384}}",
+		  "{\"event\":\"booking_created\",\"data\":{\"id\":\"b\","
+		  "\"n\":\"1e-16384\"}}" },
+		{ "{\"webhookType\":\"x\",\"a\":1e-16383,\"b\":1.5e-16382}",
+		  NULL },
+		{ "{\"webhookType\":\"x\",\"a\":0e1073741822,\"b\":1e-400}",
+		  NULL },
+		{ "{\"webhookType\":\"x\",\"1e-20000\":\"1e-20000\"}", NULL },
+		{ "{\"webhookType\":\"x\",\"a\":-0.0e+0,\"b\":123E+00002}",
+		  NULL },
+	};
+	struct error	 err;
+	struct event	 ev;
+	char		*body;
+	size_t		 i, n;
+	int		 rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(ncases) / sizeof(ncases[0]); i++) {
+		error_init(&err);
+		event_init(&ev);
+		rc = payload_decode(ncases[i].body, strlen(ncases[i].body), 0,
+		    PAYLOAD_MAX_PEOPLE, &ev, &err);
+		if (ncases[i].text == NULL) {
+			if (rc != 0)
+				fail_msg("case %zu: %s", i, err.text);
+			assert_string_equal(ev.text, ncases[i].body);
+		} else {
+			assert_int_equal(rc, -1);
+			assert_int_equal(response_error_status(&err), 422);
+			assert_non_null(strstr(err.text, "out of PostgreSQL's "
+			    "range at line 1, column "));
+			assert_non_null(ev.root);
+			assert_non_null(ev.type_name);
+			assert_string_equal(ev.text, ncases[i].text);
+			assert_text_is_root(&ev);
+		}
+		event_release(&ev);
+	}
+
+	/* 16383 digits after the point fit; 16384 do not. */
+	n = 16384;
+	body = malloc(n + 64);
+	assert_non_null(body);
+	for (i = 0; i <= 1; i++) {
+		snprintf(body, n + 64, "{\"webhookType\":\"x\",\"a\":0.%0*d}",
+		    (int)(n - 1 + i), 1);
+		error_init(&err);
+		event_init(&ev);
+		rc = payload_decode(body, strlen(body), 0, PAYLOAD_MAX_PEOPLE,
+		    &ev, &err);
+		assert_int_equal(rc, i == 0 ? 0 : -1);
+		if (i == 1)
+			assert_int_equal(response_error_status(&err), 422);
+		event_release(&ev);
+	}
+	free(body);
+}
+
+/*
+ * jansson's own message quotes up to 20 bytes of the body, which may be
+ * the appointment secret: the error says where and what kind, and quotes
+ * nothing.
+ */
+static void
+test_syntax_error_quotes_nothing(void **state)
+{
+	static const struct {
+		const char	*body;
+		const char	*kind;
+	} scases[] = {
+		{ "{\"webhookType\":\"booking_created\",\"secret\" "
+		  "\"sk-9f8e7d6c5b4a\"}", "invalid syntax" },
+		{ "{\"webhookType\":\"booking_created\",\"secret\":"
+		  "\"sk-9f8e7d6c5b4a", "premature end of input" },
+		{ "{\"webhookType\":\"booking_created\",\"secret\":"
+		  "\"sk-9f8e7d6c5b4a\\x\"}", "invalid syntax" },
+		{ "{\"webhookType\":\"booking_created\",\"secret\":"
+		  "\"sk-9f8e7d6c5b4a\x01\"}", "invalid syntax" },
+		{ "{\"webhookType\":\"booking_created\",\"secret\":"
+		  "sk-9f8e7d6c5b4a}", "invalid syntax" },
+		{ "{\"secret\":\"sk-9f8e7d6c5b4a\",\"secret\":"
+		  "\"sk-9f8e7d6c5b4a\"}", "duplicate object key" },
+	};
+	struct error	 err;
+	struct event	 ev;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(scases) / sizeof(scases[0]); i++) {
+		error_init(&err);
+		event_init(&ev);
+		assert_int_equal(payload_decode(scases[i].body,
+		    strlen(scases[i].body), 0, PAYLOAD_MAX_PEOPLE, &ev, &err),
+		    -1);
+		assert_int_equal(response_error_status(&err), 400);
+		if (strstr(err.text, "sk-") != NULL ||
+		    strstr(err.text, "near") != NULL ||
+		    strstr(err.path, "sk-") != NULL)
+			fail_msg("case %zu quotes the body: %s", i, err.text);
+		assert_non_null(strstr(err.text, "body is not valid JSON at "
+		    "line 1, column "));
+		assert_non_null(strstr(err.text, scases[i].kind));
+		event_release(&ev);
+	}
+}
+
+/*
+ * Attendees and hosts beyond the cap are refused as data (kept as
+ * rejected) before any is mapped; up to the cap they are taken.
+ */
+static void
+test_people_cap(void **state)
+{
+	static const struct {
+		const char	*body;
+		const char	*path;	/* NULL: accepted */
+	} pcases[] = {
+		{ "{\"webhookType\":\"booking_created\",\"id\":\"b\","
+		  "\"attendees\":[{},{},{}],\"hosts\":[{},{},{}]}", NULL },
+		{ "{\"webhookType\":\"booking_created\",\"id\":\"b\","
+		  "\"attendees\":[{},{},{},{}]}", "attendees" },
+		{ "{\"webhookType\":\"booking_cancelled\",\"id\":\"b\","
+		  "\"attendees\":[1,2,3,4]}", "attendees" },
+		{ "{\"webhookType\":\"booking_rescheduled\",\"id\":\"b\","
+		  "\"hosts\":[{},{},{},{}]}", "hosts" },
+		{ "{\"event\":\"booking_created\",\"data\":{\"id\":\"b\","
+		  "\"attendees\":[{},{},{},{}]}}", "data.attendees" },
+		/* Only the bookings' people are mapped, and capped. */
+		{ "{\"webhookType\":\"new_employee\",\"id\":\"e\","
+		  "\"attendees\":[{},{},{},{}]}", NULL },
+	};
+	struct error	 err;
+	struct event	 ev;
+	struct buf	 big;
+	size_t		 i;
+	int		 rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(pcases) / sizeof(pcases[0]); i++) {
+		error_init(&err);
+		event_init(&ev);
+		rc = payload_decode(pcases[i].body, strlen(pcases[i].body), 0,
+		    3, &ev, &err);
+		if (pcases[i].path == NULL) {
+			if (rc != 0)
+				fail_msg("case %zu: %s", i, err.text);
+		} else {
+			assert_int_equal(rc, -1);
+			assert_int_equal(response_error_status(&err), 422);
+			assert_string_equal(err.path, pcases[i].path);
+			assert_non_null(strstr(err.text, "4 entries, over the "
+			    "limit of 3"));
+			assert_non_null(ev.root);
+			assert_null(ev.booking.attendees);
+			assert_null(ev.booking.hosts);
+		}
+		event_release(&ev);
+	}
+
+	/* The largest body of "{}" attendees, under the default cap. */
+	buf_init(&big, 262144);
+	assert_int_equal(buf_appendf(&big, "{\"webhookType\":\"booking_created"
+	    "\",\"id\":\"b\",\"attendees\":[{}"), 0);
+	while (big.len + 5 <= 262144)
+		assert_int_equal(buf_append(&big, ",{}", 3), 0);
+	assert_int_equal(buf_append(&big, "]}", 2), 0);
+	error_init(&err);
+	event_init(&ev);
+	assert_int_equal(payload_decode(big.data, big.len, 0,
+	    PAYLOAD_MAX_PEOPLE, &ev, &err), -1);
+	assert_int_equal(response_error_status(&err), 422);
+	assert_string_equal(err.path, "attendees");
+	assert_null(ev.booking.attendees);
+	event_release(&ev);
+	buf_release(&big);
 }
 
 /* One event reused across decodes, failures included, leaks nothing. */
@@ -833,14 +1041,17 @@ test_decode_reuses_event(void **state)
 
 	event_init(&ev);
 	error_init(&err);
-	assert_int_equal(payload_decode(good, strlen(good), 0, &ev, &err), 0);
+	assert_int_equal(payload_decode(good, strlen(good), 0,
+	    PAYLOAD_MAX_PEOPLE, &ev, &err), 0);
 	assert_int_equal(ev.booking.nattendees, 1);
-	assert_int_equal(payload_decode(bad, strlen(bad), 0, &ev, &err), -1);
+	assert_int_equal(payload_decode(bad, strlen(bad), 0, PAYLOAD_MAX_PEOPLE,
+	    &ev, &err), -1);
 	assert_int_equal(response_error_status(&err), 422);
 	assert_int_equal(ev.booking.nattendees, 0);
 	assert_null(ev.booking.attendees);
 	error_init(&err);
-	assert_int_equal(payload_decode("[]", 2, 0, &ev, &err), -1);
+	assert_int_equal(payload_decode("[]", 2, 0, PAYLOAD_MAX_PEOPLE, &ev,
+	    &err), -1);
 	assert_int_equal(response_error_status(&err), 400);
 	assert_null(ev.root);
 	event_release(&ev);
@@ -854,6 +1065,9 @@ main(void)
 		cmocka_unit_test(test_every_fixture_has_a_case),
 		cmocka_unit_test(test_timestamp_not_a_string),
 		cmocka_unit_test(test_text_cuts),
+		cmocka_unit_test(test_number_range),
+		cmocka_unit_test(test_syntax_error_quotes_nothing),
+		cmocka_unit_test(test_people_cap),
 		cmocka_unit_test(test_decode_reuses_event),
 	};
 	const size_t	 nfixed = sizeof(fixed) / sizeof(fixed[0]);

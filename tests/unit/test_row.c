@@ -36,7 +36,8 @@ decode_fixture(const char *name, struct event *ev)
 		fail_msg("%s: cannot read it", path);
 	error_init(&err);
 	event_init(ev);
-	if (payload_decode(buf_str(&body), body.len, 0, ev, &err) != 0)
+	if (payload_decode(buf_str(&body), body.len, 0, PAYLOAD_MAX_PEOPLE, ev,
+	    &err) != 0)
 		fail_msg("%s: %s %s", name, error_kind_name(err.kind),
 		    err.text);
 }
@@ -215,7 +216,8 @@ test_row_escapes(void **state)
 
 		error_init(&err);
 		event_init(&ev);
-		if (payload_decode(text, strlen(text), 0, &ev, &err) != 0)
+		if (payload_decode(text, strlen(text), 0, PAYLOAD_MAX_PEOPLE,
+		    &ev, &err) != 0)
 			fail_msg("case %zu: %s %s", i,
 			    error_kind_name(err.kind), err.text);
 		free(text);

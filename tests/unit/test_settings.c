@@ -22,6 +22,7 @@ static const char *const vars[] = {
 	"MEETERGO_WEBHOOK_AUTH",
 	"MEETERGO_WEBHOOK_SIGNING_SECRET",
 	"MEETERGO_WEBHOOK_MAX_BODY",
+	"MEETERGO_WEBHOOK_MAX_ATTENDEES",
 	"MEETERGO_WEBHOOK_SPOOL_DIR",
 	"MEETERGO_WEBHOOK_DB_TIMEOUT_MS",
 	"MEETERGO_WEBHOOK_KEEP_SECRET",
@@ -283,6 +284,32 @@ test_max_body_bad(void **state)
 }
 
 static void
+test_max_attendees(void **state)
+{
+	static const char *const bad[] = { "0", "-1", "1000001", "10k",
+	    "many", " 5", "1e4" };
+	struct settings	s;
+	size_t		i;
+
+	load_ok(&s);
+	assert_int_equal(s.max_people, 10000);
+	settings_release(&s);
+
+	setenv("MEETERGO_WEBHOOK_MAX_ATTENDEES", "1", 1);
+	load_ok(&s);
+	assert_int_equal(s.max_people, 1);
+	settings_release(&s);
+
+	setenv("MEETERGO_WEBHOOK_MAX_ATTENDEES", "1000000", 1);
+	load_ok(&s);
+	assert_int_equal(s.max_people, 1000000);
+	settings_release(&s);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		load_fails("MEETERGO_WEBHOOK_MAX_ATTENDEES", bad[i]);
+}
+
+static void
 test_db_timeout(void **state)
 {
 	static const char *const bad[] = { "99", "0", "-1", "600001", "5s",
@@ -447,6 +474,7 @@ main(void)
 		cmocka_unit_test_setup(test_auth_bad, clean_env),
 		cmocka_unit_test_setup(test_max_body, clean_env),
 		cmocka_unit_test_setup(test_max_body_bad, clean_env),
+		cmocka_unit_test_setup(test_max_attendees, clean_env),
 		cmocka_unit_test_setup(test_db_timeout, clean_env),
 		cmocka_unit_test_setup(test_keep_secret, clean_env),
 		cmocka_unit_test_setup(test_reload, clean_env),
