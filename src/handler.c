@@ -217,7 +217,7 @@ handler_drain(struct handler *h, long *done, struct error *err)
 		    "is not set");
 		return -1;
 	}
-	return spool_drain(&h->spool, drain_store, h, 0, 0, done, err);
+	return spool_drain(&h->spool, drain_store, h, 0, 0, 0, done, err);
 }
 
 int
@@ -251,7 +251,7 @@ handler_idle(struct handler *h)
 	if (spool_scan(&h->spool, &ss) == -1 || ss.files + ss.tmp_files == 0)
 		return;
 	error_init(&err);
-	if (spool_drain(&h->spool, drain_store, h, HANDLER_DRAIN_BATCH,
+	if (spool_drain(&h->spool, drain_store, h, 1, HANDLER_DRAIN_BATCH,
 	    HANDLER_DRAIN_MS, &done, &err) == -1)
 		log_warn("spool: drain stopped: %s", err.text);
 	if (done > 0) {

@@ -76,6 +76,7 @@ is_tmp_name(const char *name)
 
 /* The parts of an event file's name (is_event_name). */
 struct spool_name {
+	time_t	spooled;		/* when; 0 when the name does not say */
 	char	key[SPOOL_KEY_LEN + 1];	/* "" when the name carries none */
 	int	tries;			/* failed stores of the file's own */
 	int	stem;			/* the length of the name before those */
@@ -89,6 +90,7 @@ parse_name(const char *name, struct spool_name *pn)
 	size_t		 n = strlen(name) - (sizeof(SPOOL_SUFFIX) - 1), i;
 	int		 part;
 
+	pn->spooled = (time_t)strtoll(name, NULL, 10);
 	pn->key[0] = '\0';
 	pn->tries = 0;
 	if (n > 2 && name[n - 2] == '.' && name[n - 1] >= '1' &&
@@ -144,6 +146,7 @@ stat_regular(int dfd, const char *name, struct stat *st)
 int
 spool_scan(const struct spool *s, struct spool_state *ss)
 {
+	struct spool_name pn;
 	struct dirent	*de;
 	struct stat	 st;
 	DIR		*d;
@@ -157,10 +160,14 @@ spool_scan(const struct spool *s, struct spool_state *ss)
 		if (is_event_name(de->d_name)) {
 			if (!stat_regular(dirfd(d), de->d_name, &st))
 				continue;
+			/* The name says when; the time of a try is mtime's. */
+			parse_name(de->d_name, &pn);
+			if (pn.spooled == 0)
+				pn.spooled = st.st_mtime;
 			ss->files++;
 			ss->bytes += (long)st.st_size;
-			if (ss->files == 1 || st.st_mtime < oldest)
-				oldest = st.st_mtime;
+			if (ss->files == 1 || pn.spooled < oldest)
+				oldest = pn.spooled;
 		} else if (is_tmp_name(de->d_name) &&
 		    stat_regular(dirfd(d), de->d_name, &st)) {
 			ss->tmp_files++;
@@ -285,6 +292,7 @@ struct drain {
 	uid_t			 owner;		/* of the spool directory */
 	spool_store_fn		 fn;
 	void			*arg;
+	int			 patient;	/* keep to SPOOL_TRY_AFTER */
 	struct buf		 body;
 };
 
@@ -547,11 +555,12 @@ enum drained {
 /*
  * A store that failed for a cause of the file's own: one more try
  * counted in its name (renamed under our lock: the name is the count's
- * durable record), or after SPOOL_TRIES, the file set aside.
+ * durable record) and its time in the file's mtime, or after SPOOL_TRIES,
+ * the file (fd, locked) set aside.
  */
 static enum drained
-count_try(struct drain *d, const char *name, const struct spool_name *pn,
-    const struct error *e)
+count_try(struct drain *d, int fd, const char *name,
+    const struct spool_name *pn, const struct error *e)
 {
 	char	next[SPOOL_NAME_MAX];
 	int	tries = pn->tries + 1;
@@ -559,6 +568,7 @@ count_try(struct drain *d, const char *name, const struct spool_name *pn,
 	if (tries >= SPOOL_TRIES)
 		return set_aside(d, name, pn, e, tries) == 0 ?
 		    DRAINED_DONE : DRAINED_SKIPPED;
+	(void)futimens(fd, NULL);
 	tries_name(next, sizeof(next), name, pn, tries);
 	if (renameat(d->dfd, name, d->dfd, next) == -1)
 		log_err("spool: cannot rename \"%s\": %s", name,
@@ -602,6 +612,19 @@ still_named(int dfd, const char *name, int fd)
 	    a.st_ino == b.st_ino && a.st_dev == b.st_dev;
 }
 
+/* A file (fd) tried before may be tried again: SPOOL_TRY_AFTER has passed. */
+static int
+try_due(int fd, const struct spool_name *pn)
+{
+	struct stat	st;
+	time_t		wait;
+
+	if (pn->tries == 0 || fstat(fd, &st) == -1)
+		return 1;
+	wait = (time_t)SPOOL_TRY_AFTER << (pn->tries - 1);
+	return time(NULL) - st.st_mtime >= wait;
+}
+
 /* Failures that trying again cannot mend: set aside at once. */
 static int
 is_permanent(const struct error *e)
@@ -630,6 +653,8 @@ drain_one(struct drain *d, const char *name, struct error *tried,
 		goto done;
 
 	parse_name(name, &pn);
+	if (d->patient && !try_due(fd, &pn))
+		goto done;
 	error_init(&e);
 	if (read_body(fd, &d->body, &e) == 0)
 		r = d->fn(d->arg, pn.key[0] != '\0' ? pn.key : NULL,
@@ -642,7 +667,7 @@ drain_one(struct drain *d, const char *name, struct error *tried,
 		rc = set_aside(d, name, &pn, &e, 0) == 0 ? DRAINED_DONE :
 		    DRAINED_SKIPPED;
 	else if (r == -2) {
-		if ((rc = count_try(d, name, &pn, &e)) == DRAINED_TRIED)
+		if ((rc = count_try(d, fd, name, &pn, &e)) == DRAINED_TRIED)
 			error_set(tried, e.kind, "", "%s", e.text);
 	}
 	else {
@@ -655,8 +680,8 @@ done:
 }
 
 int
-spool_drain(const struct spool *s, spool_store_fn fn, void *arg, long max,
-    long deadline_ms, long *done, struct error *err)
+spool_drain(const struct spool *s, spool_store_fn fn, void *arg,
+    int patient, long max, long deadline_ms, long *done, struct error *err)
 {
 	struct drain	  d;
 	struct error	  tried;	/* the first of the files' own failures */
@@ -672,6 +697,7 @@ spool_drain(const struct spool *s, spool_store_fn fn, void *arg, long max,
 		goto out;
 	d.fn = fn;
 	d.arg = arg;
+	d.patient = patient;
 	sweep_tmp(&d);
 	if ((names = list_names(d.dfd, is_event_name, &n)) == NULL) {
 		error_set(err, ERROR_INTERNAL, "", "spool \"%s\" cannot be "

@@ -31,6 +31,12 @@ struct spool {
 
 /* Stores that failed for a cause of the file's own before it is set aside. */
 #define SPOOL_TRIES	3
+/*
+ * Between two of them, the drains between requests leave the file alone
+ * this many seconds, doubled after each: a row locked for a while is not
+ * a poison event, and a poison event does not cost every drain a timeout.
+ */
+#define SPOOL_TRY_AFTER	5
 /* A temporary file older than this was left by a crash. */
 #define SPOOL_TMP_GRACE	120
 
@@ -79,13 +85,16 @@ typedef int	(*spool_store_fn)(void *arg, const char *key,
 /*
  * Remove the temporary files a crash left, then process the waiting files
  * oldest first through fn.  Files another process is draining are
- * skipped.  Stops after max files (0: no limit) or once deadline_ms have
- * passed (0: none).  *done counts the files stored or set aside; 0, or -1
- * with err set when the spool cannot be read, fn failed (not for a
- * permanent reason), or a file waits for another try.
+ * skipped, and so, when patient, are files whose last try is more recent
+ * than SPOOL_TRY_AFTER allows (the operator's drain tries every file).
+ * Stops after max files (0: no limit) or once deadline_ms have passed
+ * (0: none).  *done counts the files stored or set aside; 0, or -1 with
+ * err set when the spool cannot be read, fn failed (not for a permanent
+ * reason), or a file waits for another try.
  */
 int	spool_drain(const struct spool *, spool_store_fn fn, void *arg,
-	    long max, long deadline_ms, long *done, struct error *err);
+	    int patient, long max, long deadline_ms, long *done,
+	    struct error *err);
 
 /*
  * Move the files set aside in failed/ back into the spool, their count of

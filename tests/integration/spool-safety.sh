@@ -133,7 +133,7 @@ test_case "a server-side failure while draining keeps the files" \
 lock_booking() {
 	PGAPPNAME=hold-$1 timeout "$PG_TEST_TIMEOUT" psql -X -q -c "BEGIN;
 	    SELECT 1 FROM meetergo.bookings WHERE id = '$1' FOR UPDATE;
-	    SELECT pg_sleep(25);" >/dev/null 2>&1 &
+	    SELECT pg_sleep($PG_TEST_TIMEOUT);" >/dev/null 2>&1 &
 	track_pid "$!"
 	for _ in $(seq 1 50); do
 		[ "$(pg_sql "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a
@@ -176,8 +176,10 @@ poison_event() {
 	# event grouped with them would take them down with it.
 	make_bodies "$B" live 300
 	load_run live 8 0 "$B/live.list" "$PG_TMP/poison.sock"
-	make_bodies "$B" nudge 20
-	for i in $(seq 1 20); do
+	# The responder's drains leave SPOOL_TRY_AFTER (5 s), then twice
+	# that, between two tries of the file: three take 15 s and more.
+	make_bodies "$B" nudge 40
+	for i in $(seq 1 40); do
 		[ "$(failed_files "$SP")" -eq 1 ] && break
 		sleep 1.1
 		spost poison "$B/nudge-$(printf %04d "$i").json"
