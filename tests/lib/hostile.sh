@@ -149,6 +149,7 @@ fcgi_raw() {
 	    -MIO::Socket::UNIX -MTime::HiRes=time,sleep -e '
 	use strict;
 	$SIG{PIPE} = "IGNORE";
+	$| = 1;
 	my ($addr, @steps) = @ARGV;
 	my ($src, $s, $drip, @params);
 	($addr, $src) = ($1, $2) if $addr =~ /^(.*)@(.*)$/;
