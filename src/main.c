@@ -513,7 +513,7 @@ static int
 supervise(int fd, struct service *svc, const struct listener_peers *peers,
     long n)
 {
-	struct pool	 p = { svc, peers, fd, NULL, n, 0, 0 };
+	struct pool	 p = { .svc = svc, .peers = peers, .fd = fd, .n = n };
 	struct timespec	 ts;
 	sigset_t	 set;
 	long		 i, wait_ms;

@@ -66,9 +66,10 @@ procs_with() {
 
 # children PID: the pids of PID's children.
 children() {
-	local f pid comm ppid
+	local f pid ppid
 	for f in /proc/[0-9]*/stat; do
-		read -r pid comm _ ppid _ <"$f" 2>/dev/null || continue
+		# A process may end between the glob and the read.
+		read -r pid _ _ ppid _ 2>/dev/null <"$f" || continue
 		[ "$ppid" = "$1" ] && echo "$pid"
 	done
 }
