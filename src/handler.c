@@ -18,8 +18,12 @@
 /* Between two requests, a drain takes at most this long or this many. */
 #define HANDLER_DRAIN_MS	200
 #define HANDLER_DRAIN_BATCH	100
-/* What is left of a refused body is read and dropped up to this much. */
+/*
+ * What is left of a refused body is read and dropped up to this much, for
+ * up to this long: a front end sends at once what it has.
+ */
 #define HANDLER_DISCARD_MAX	(4 * 1024 * 1024)
+#define HANDLER_DISCARD_MS	1000
 
 void
 handler_init(struct handler *h, const struct settings *s,
@@ -348,7 +352,7 @@ handler_serve(struct handler *h, struct io *io, struct buf *body)
 {
 	serve_request(h, io, body);
 	/* A refused sender may still be sending; bounded, it does no harm. */
-	request_discard(io, HANDLER_DISCARD_MAX);
+	request_discard(io, HANDLER_DISCARD_MAX, HANDLER_DISCARD_MS);
 }
 
 void
@@ -361,5 +365,5 @@ handler_misconfigured(struct io *io)
 	error_init(&err);
 	error_set(&err, ERROR_INTERNAL, "", "server misconfigured");
 	response_error(io, &err, method == METHOD_HEAD);
-	request_discard(io, HANDLER_DISCARD_MAX);
+	request_discard(io, HANDLER_DISCARD_MAX, HANDLER_DISCARD_MS);
 }

@@ -15,6 +15,7 @@
 #include <fcgios.h>
 
 #include "io.h"
+#include "reaper.h"
 #include "util.h"
 
 static ssize_t
@@ -45,13 +46,14 @@ fcgx_param(struct io *io, const char *name)
 }
 
 void
-io_init_fcgx(struct io *io, FCGX_Request *req)
+io_init_fcgx(struct io *io, FCGX_Request *req, struct watch *watch)
 {
 	memset(io, 0, sizeof(*io));
 	io->read = fcgx_read;
 	io->write = fcgx_write;
 	io->param = fcgx_param;
 	io->fcgx = req;
+	io->watch = watch;
 }
 
 static ssize_t
@@ -130,6 +132,22 @@ io_init_mem(struct io *io, const char *const *envp, const char *in,
 	io->in = in;
 	io->inlen = inlen;
 	io->out = out;
+}
+
+void
+io_deadline(struct io *io, long ms)
+{
+	if (io->watch != NULL)
+		watch_arm(io->watch, ms);
+}
+
+int
+io_flush(struct io *io)
+{
+	/* The other back ends write straight to their descriptor. */
+	if (io->fcgx == NULL)
+		return 0;
+	return FCGX_FFlush(io->fcgx->out) == 0 ? 0 : -1;
 }
 
 void

@@ -26,36 +26,29 @@
 
 #include "handler.h"
 #include "io.h"
+#include "listener.h"
 #include "log.h"
+#include "reaper.h"
 #include "service.h"
 #include "util.h"
-
-static volatile sig_atomic_t	quit;
-
-/*
- * Only a flag.  Not FCGX_ShutdownPending(): libfcgi then fails every read,
- * also of the body of the request in hand.
- */
-static void
-on_term(int sig)
-{
-	(void)sig;
-	quit = 1;
-}
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: meetergo-webhook [--listen ADDR] [--backlog N] [--workers N]\n"
-	    "                        [--threads N]\n"
+	    "usage: meetergo-webhook [--listen ADDR] [--listen-public]\n"
+	    "                        [--backlog N] [--workers N] [--threads N]\n"
 	    "\n"
 	    "Receives meetergo webhooks and stores them in PostgreSQL.\n"
 	    "Runs as plain CGI when GATEWAY_INTERFACE is set, as FastCGI\n"
 	    "when standard input is a listening socket (spawn-fcgi, systemd,\n"
 	    "mod_fcgid), or as a FastCGI server on ADDR:\n"
 	    "\n"
-	    "  --listen ADDR   HOST:PORT, :PORT or unix:/PATH\n"
+	    "  --listen ADDR   unix:/PATH, or HOST:PORT on loopback\n"
+	    "                  (127.0.0.1:9000, [::1]:9000)\n"
+	    "  --listen-public allow a TCP address that is not loopback\n"
+	    "                  (also MEETERGO_WEBHOOK_LISTEN_PUBLIC=1); admit\n"
+	    "                  the front end only, with FCGI_WEB_SERVER_ADDRS\n"
 	    "  --backlog N     listen queue length (default 128)\n"
 	    "  --workers N     worker processes, each with its own database\n"
 	    "                  connection (default MEETERGO_WEBHOOK_WORKERS,\n"
@@ -100,6 +93,15 @@ run_cgi(void)
 	return 0;
 }
 
+/* The command line of the FastCGI modes. */
+struct options {
+	const char	*listen;	/* NULL: the inherited socket */
+	long		 backlog;
+	long		 workers;	/* 0: the setting */
+	long		 threads;	/* 0: the setting */
+	int		 listen_public;	/* or MEETERGO_WEBHOOK_LISTEN_PUBLIC */
+};
+
 /* Each thread's events go into the group's batches. */
 _Static_assert(SETTINGS_MAX_THREADS <= GROUP_MAX,
     "a worker has more threads than a batch has room");
@@ -107,114 +109,270 @@ _Static_assert(SETTINGS_MAX_THREADS <= GROUP_MAX,
 /* A thread keeps a body buffer up to this size between requests. */
 #define KEEP_BODY_BUFFER	(64 * 1024)
 
+/* An accept that fails for want of resources is tried again after this. */
+#define ACCEPT_PAUSE_MS		100
+
 /* What the request threads of one worker process share. */
 struct worker {
 	struct handler		*handler;
+	const struct listener_peers *peers;
+	struct reaper		*reaper;	/* one watch per thread */
+	long			 params_ms, body_ms;
 	int			 fd;		/* listening socket */
 	int			 wake;		/* readable once we are to stop */
+	atomic_long		 next_watch;
 	atomic_int		 failed;
 };
+
+/*
+ * A request thread's connection, and how long its peer may take.
+ *
+ * libfcgi blocks in read(2) and write(2) without a timeout.  So we accept
+ * connections ourselves and hand each to libfcgi in req.ipcFd, with
+ * listen_sock -1: FCGX_Accept_r then reads the request from that
+ * connection, and when the request fails it closes it and returns (its
+ * accept of descriptor -1 fails) instead of accepting another.  A dup of
+ * the connection, which only we close, sits in the thread's watch (see
+ * reaper.h): the reaper shuts the connection down when the peer has not
+ * sent the request's parameters within params_ms of its first record (a
+ * front end sends them at once), or the rest of it within body_ms after
+ * them.  These are totals, not timeouts per read: a peer sending a byte
+ * now and then is cut all the same.  A kept connection (FCGI_KEEP_CONN)
+ * waits for its next request without a thread's deadline, in our poll,
+ * at most body_ms; the next request's deadline counts from its first
+ * record.
+ */
+struct conn {
+	FCGX_Request	 req;
+	struct watch	*watch;
+	long		 armed_ms;	/* the deadline set last */
+};
+
+static void
+conn_arm(struct conn *c, long ms)
+{
+	c->armed_ms = ms;
+	watch_arm(c->watch, ms);
+}
+
+/* A new connection fd: to libfcgi, and its dup to the watch. */
+static int
+conn_open(struct conn *c, int fd, long params_ms)
+{
+	int d;
+
+	if ((d = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		log_warn("connection: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	watch_set(c->watch, d);
+	conn_arm(c, params_ms);
+	c->req.ipcFd = fd;
+	/* Else FCGX_Accept_r, finishing the request before, would close it. */
+	c->req.keepConnection = 1;
+	return 0;
+}
+
+/* libfcgi has let the connection go (or never had it): we do too. */
+static void
+conn_done(struct conn *c)
+{
+	int fd, fired;
+
+	if ((fd = watch_release(c->watch, &fired)) == -1)
+		return;
+	close(fd);
+	if (fired)
+		log_warn("closed a connection whose request was not complete "
+		    "within %ld ms", c->armed_ms);
+}
+
+/* Close a kept connection between requests. */
+static void
+conn_close(struct conn *c)
+{
+	int fd, fired;
+
+	if ((fd = watch_release(c->watch, &fired)) != -1) {
+		/* libfcgi waits for the peer to close: not for long. */
+		(void)shutdown(fd, SHUT_RDWR);
+		close(fd);
+	}
+	FCGX_Free(&c->req, 1);
+}
+
+/*
+ * Wait for the next request: on the kept connection if there is one, else
+ * on a new one.  0 with its deadline set; 1 to wait again (another thread
+ * took the connection, or the kept one was idle too long); -1 to stop.
+ */
+static int
+next_request(struct worker *w, struct conn *c)
+{
+	struct pollfd	pfd[2];
+	int		kept = c->req.ipcFd >= 0, fd, n;
+
+	pfd[0].fd = kept ? c->req.ipcFd : w->fd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = w->wake;
+	pfd[1].events = POLLIN;
+	if ((n = poll(pfd, 2, kept ? (int)w->body_ms : -1)) == -1) {
+		if (errno == EINTR)
+			return 1;
+		log_err("poll: %s", strerror(errno));
+		return -1;
+	}
+	if (pfd[1].revents != 0)
+		return -1;
+	if (n == 0) {
+		conn_close(c);
+		return 1;
+	}
+	if (kept) {
+		conn_arm(c, w->params_ms);
+		return 0;
+	}
+	/* The listener is non-blocking: another thread may have been first. */
+	if ((fd = listener_accept(w->fd, w->peers)) == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+		    errno == ECONNABORTED || errno == EPROTO)
+			return 1;
+		if (errno != EMFILE && errno != ENFILE && errno != ENOBUFS &&
+		    errno != ENOMEM) {
+			log_err("accept: %s", strerror(errno));
+			return -1;
+		}
+		log_warn("accept: %s", strerror(errno));
+		(void)poll(NULL, 0, ACCEPT_PAUSE_MS);
+		return 1;
+	}
+	return conn_open(c, fd, w->params_ms) == 0 ? 0 : 1;
+}
+
+/* One request on c, from its parameters to its end. */
+static void
+serve_one(struct worker *w, struct conn *c, struct buf *body)
+{
+	struct io io;
+
+	/* A failed request: libfcgi closed the connection. */
+	if (FCGX_Accept_r(&c->req) < 0) {
+		if (c->req.ipcFd >= 0)
+			conn_close(c);
+		conn_done(c);
+		return;
+	}
+	conn_arm(c, w->body_ms);
+	io_init_fcgx(&io, &c->req, c->watch);
+	handler_serve(w->handler, &io, body);
+	FCGX_Finish_r(&c->req);
+	if (c->req.ipcFd < 0)
+		conn_done(c);
+	else
+		conn_arm(c, 0);		/* kept: next_request bounds the wait */
+	/*
+	 * After a large body, its buffer and the freed tree would stay in
+	 * this thread's malloc arena: each thread would keep the most it
+	 * ever needed.  Give them back.
+	 */
+	if (body->cap > KEEP_BODY_BUFFER) {
+		buf_release(body);
+#ifdef HAVE_MALLOC_TRIM
+		malloc_trim(0);
+#endif
+	}
+}
 
 /* A request thread: accept and serve until the wake pipe is readable. */
 static void *
 serve_requests(void *arg)
 {
 	struct worker	*w = arg;
+	struct pollfd	 wake = { .fd = w->wake, .events = POLLIN };
+	struct conn	 c;
 	struct buf	 body;
-	struct io	 io;
-	FCGX_Request	 req;
-	struct pollfd	 pfd[2];
 	int		 r;
 
-	if (FCGX_InitRequest(&req, w->fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
-		log_err("cannot set up the FastCGI request");
-		goto fail;
-	}
+	memset(&c, 0, sizeof(c));
+	c.watch = reaper_watch(w->reaper,
+	    (size_t)atomic_fetch_add(&w->next_watch, 1));
+	/* -1: libfcgi accepts nothing itself, see struct conn. */
+	FCGX_InitRequest(&c.req, -1, 0);
 	buf_init(&body, (size_t)w->handler->settings->max_body);
-	pfd[1].fd = w->wake;
-	pfd[1].events = POLLIN;
-	for (;;) {
-		/* A kept connection (FCGI_KEEP_CONN) brings the next one. */
-		pfd[0].fd = req.ipcFd >= 0 ? req.ipcFd : w->fd;
-		pfd[0].events = POLLIN;
-		if (poll(pfd, 2, -1) == -1) {
-			if (errno == EINTR)
-				continue;
-			log_err("poll: %s", strerror(errno));
-			break;
-		}
-		if (pfd[1].revents != 0) {
-			r = 0;
-			goto done;
-		}
-		/*
-		 * The socket is non-blocking: when another thread or worker
-		 * took the connection, accept fails with EAGAIN.
-		 */
-		if ((r = FCGX_Accept_r(&req)) < 0) {
-			if (r == -EAGAIN || r == -EWOULDBLOCK || r == -EINTR)
-				continue;
-			log_err("FastCGI accept failed: %s", strerror(-r));
-			break;
-		}
-		io_init_fcgx(&io, &req);
-		handler_serve(w->handler, &io, &body);
-		FCGX_Finish_r(&req);
-		/*
-		 * After a large body, its buffer and the freed tree would stay
-		 * in this thread's malloc arena: each thread would keep the
-		 * most it ever needed.  Give them back.
-		 */
-		if (body.cap > KEEP_BODY_BUFFER) {
-			buf_release(&body);
-#ifdef HAVE_MALLOC_TRIM
-			malloc_trim(0);
-#endif
-		}
+	while ((r = next_request(w, &c)) >= 0) {
+		if (r == 1)
+			continue;
+		serve_one(w, &c, &body);
 		/* Not once we are to stop: a drain can take a while. */
-		if (poll(&pfd[1], 1, 0) == 0)
+		if (poll(&wake, 1, 0) == 0)
 			handler_idle(w->handler);
 	}
-	r = -1;
-done:
-	FCGX_Free(&req, 1);
+	if (c.req.ipcFd >= 0)
+		conn_close(&c);
+	FCGX_Free(&c.req, 1);
 	buf_release(&body);
-	if (r == 0)
+	if (poll(&wake, 1, 0) == 1)
 		return NULL;
-fail:
 	/* The process stops: the supervisor, if any, starts a new one. */
 	atomic_store(&w->failed, 1);
 	kill(getpid(), SIGTERM);
 	return NULL;
 }
 
+/* The signals that stop the service. */
+static void
+stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+}
+
+/* Start n request threads; how many started. */
+static long
+start_threads(struct worker *w, pthread_t *threads, long n)
+{
+	long i;
+
+	for (i = 0; i < n; i++)
+		if ((errno = pthread_create(&threads[i], NULL, serve_requests,
+		    w)) != 0) {
+			log_err("cannot start a thread: %s", strerror(errno));
+			atomic_store(&w->failed, 1);
+			break;
+		}
+	return i;
+}
+
 /*
  * One worker process: its threads serve requests and share one database
  * connection through the group, which stores the events they have in hand
- * together.  Signals are blocked in every thread and taken here by
- * sigwait: a request in hand is always finished, SIGTERM only wakes the
- * threads that wait for one.
+ * together.  The stop signals are blocked in every thread since main()
+ * and taken here by sigwait: a request in hand is always finished,
+ * SIGTERM only wakes the threads that wait for one.
  */
 static int
-run_worker(int fd, struct service *svc)
+run_worker(int fd, struct service *svc, const struct listener_peers *peers)
 {
 	struct worker	 w;
 	pthread_t	*threads = NULL;
-	sigset_t	 term;
+	sigset_t	 stop;
 	long		 i, started = 0, n = svc->settings.threads;
 	int		 pipefd[2] = { -1, -1 }, sig, rc = 1;
 
-	sigemptyset(&term);
-	sigaddset(&term, SIGTERM);
-	sigaddset(&term, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &term, NULL);
-
+	stop_signals(&stop);
 	memset(&w, 0, sizeof(w));
 	atomic_init(&w.failed, 0);
+	atomic_init(&w.next_watch, 0);
 	w.fd = fd;
 	w.handler = &svc->handler;
-	if ((threads = calloc((size_t)n, sizeof(*threads))) == NULL) {
-		log_err("out of memory");
+	w.peers = peers;
+	w.params_ms = svc->settings.params_timeout_ms;
+	w.body_ms = svc->settings.body_timeout_ms;
+	if ((threads = calloc((size_t)n, sizeof(*threads))) == NULL ||
+	    (w.reaper = reaper_new((size_t)n)) == NULL) {
+		log_err("cannot start the worker: %s", strerror(errno));
 		goto done;
 	}
 	if (pipe2(pipefd, O_CLOEXEC) == -1) {
@@ -224,18 +382,8 @@ run_worker(int fd, struct service *svc)
 	w.wake = pipefd[0];
 	/* jansson seeds its hashes on first use: before the threads. */
 	json_object_seed(0);
-	for (i = 0; i < n; i++) {
-		if ((errno = pthread_create(&threads[i], NULL, serve_requests,
-		    &w)) != 0) {
-			log_err("cannot start a thread: %s", strerror(errno));
-			atomic_store(&w.failed, 1);
-			break;
-		}
-		started++;
-	}
-	/* quit: a SIGTERM that came before it was blocked. */
-	if (started == n && !quit)
-		while (sigwait(&term, &sig) != 0)
+	if ((started = start_threads(&w, threads, n)) == n)
+		while (sigwait(&stop, &sig) != 0)
 			;
 	/* Readable from now on: every thread waiting for a request wakes. */
 	if (write(pipefd[1], "", 1) == -1)
@@ -248,118 +396,204 @@ done:
 		close(pipefd[0]);
 		close(pipefd[1]);
 	}
+	reaper_free(w.reaper);
 	free(threads);
 	return rc;
 }
 
+/* The supervisor's part: what a worker process is started with. */
+struct pool {
+	struct service			*svc;
+	const struct listener_peers	*peers;
+	int				 fd;
+	pid_t				*pids;	/* 0: none; -1: to restart */
+	long				 n, alive;
+	long				 last_spawn_ms;
+};
+
 static pid_t
-spawn(int fd, struct service *svc)
+spawn(struct pool *p)
 {
-	pid_t pid;
+	sigset_t	chld;
+	pid_t		pid;
 
 	if ((pid = fork()) == -1) {
 		log_err("fork: %s", strerror(errno));
 		return -1;
 	}
 	if (pid == 0) {
-		int rc = run_worker(fd, svc);
+		int rc;
 
-		service_close(svc);
+		/* The stop signals stay blocked, for run_worker's sigwait. */
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		sigprocmask(SIG_UNBLOCK, &chld, NULL);
+		rc = run_worker(p->fd, p->svc, p->peers);
+		service_close(p->svc);
 		io_shutdown();
 		_exit(rc);
 	}
+	p->alive++;
 	return pid;
+}
+
+/*
+ * Collect the workers that exited; one that failed while we are not
+ * stopping is marked for a restart.  1 when one failed after the stop.
+ */
+static int
+reap_workers(struct pool *p, int stopping)
+{
+	pid_t	pid;
+	long	i;
+	int	status, failed = 0;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < p->n && p->pids[i] != pid; i++)
+			;
+		if (i == p->n)
+			continue;
+		p->pids[i] = 0;
+		p->alive--;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			continue;
+		if (stopping) {
+			failed = 1;
+			continue;
+		}
+		log_warn("worker %ld exited (%s %d); restarting", (long)pid,
+		    WIFEXITED(status) ? "status" : "signal",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		p->pids[i] = -1;
+	}
+	return failed;
+}
+
+/*
+ * Restart the workers that are due, at most one a second, so that a
+ * worker that dies at once does not spin.  The time to wait until the
+ * next may start, in ms; -1 when none waits.
+ */
+static long
+spawn_due(struct pool *p)
+{
+	long	i, now;
+
+	for (i = 0; i < p->n; i++) {
+		if (p->pids[i] != -1)
+			continue;
+		now = monotonic_ms();
+		if (p->last_spawn_ms != 0 && now - p->last_spawn_ms < 1000)
+			return p->last_spawn_ms + 1000 - now;
+		p->last_spawn_ms = now;
+		p->pids[i] = spawn(p);
+	}
+	return -1;
+}
+
+static void
+stop_workers(struct pool *p)
+{
+	long i;
+
+	for (i = 0; i < p->n; i++)
+		if (p->pids[i] > 0)
+			kill(p->pids[i], SIGTERM);
 }
 
 /*
  * Several workers share the listening socket, each with its own database
  * connection.  The parent only restarts a worker that died and passes
- * SIGTERM on: each worker finishes the request in hand and exits.
+ * SIGTERM on: each worker finishes the request in hand and exits.  The
+ * signals stay blocked and are taken by sigtimedwait, never by a handler:
+ * one that arrives while we fork or wait to restart a worker is pending,
+ * not lost.  SIGCHLD wakes the wait when a worker exits.
  */
 static int
-supervise(int fd, struct service *svc, long n)
+supervise(int fd, struct service *svc, const struct listener_peers *peers,
+    long n)
 {
-	pid_t	*pids;
-	pid_t	 pid;
-	time_t	 last_restart = 0;
-	long	 i, alive = 0;
-	int	 status, rc = 0;
+	struct pool	 p = { .svc = svc, .peers = peers, .fd = fd, .n = n };
+	struct timespec	 ts;
+	sigset_t	 set;
+	long		 i, wait_ms;
+	int		 sig, stopping = 0, rc = 0;
 
-	if ((pids = calloc((size_t)n, sizeof(*pids))) == NULL) {
+	stop_signals(&set);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if ((p.pids = calloc((size_t)n, sizeof(*p.pids))) == NULL) {
 		log_err("out of memory");
 		return 1;
 	}
+	p.last_spawn_ms = monotonic_ms();
 	for (i = 0; i < n; i++)
-		if ((pids[i] = spawn(fd, svc)) > 0)
-			alive++;
-	while (alive > 0) {
-		if ((pid = waitpid(-1, &status, 0)) == -1) {
-			if (errno != EINTR)
-				break;
-			if (quit)
-				for (i = 0; i < n; i++)
-					if (pids[i] > 0)
-						kill(pids[i], SIGTERM);
-			continue;
-		}
-		for (i = 0; i < n && pids[i] != pid; i++)
-			;
-		if (i == n)
-			continue;
-		pids[i] = 0;
-		alive--;
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			rc = 1;
-			if (!quit) {
-				log_warn("worker %ld exited (%s %d); restarting",
-				    (long)pid, WIFEXITED(status) ? "status" :
-				    "signal", WIFEXITED(status) ?
-				    WEXITSTATUS(status) : WTERMSIG(status));
-				/* A worker that dies at once must not spin. */
-				if (time(NULL) - last_restart < 1)
-					sleep(1);
-				last_restart = time(NULL);
-				if ((pids[i] = spawn(fd, svc)) > 0) {
-					alive++;
-					rc = 0;
-				}
-			}
+		p.pids[i] = spawn(&p);
+	for (;;) {
+		rc |= reap_workers(&p, stopping);
+		if (stopping && p.alive == 0)
+			break;
+		/* Bounded even so: a lost SIGCHLD costs a second at most. */
+		wait_ms = stopping ? -1 : spawn_due(&p);
+		if (wait_ms < 0 || wait_ms > 1000)
+			wait_ms = 1000;
+		ts.tv_sec = wait_ms / 1000;
+		ts.tv_nsec = (wait_ms % 1000) * 1000000;
+		sig = sigtimedwait(&set, NULL, &ts);
+		if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
+			stopping = 1;
+			stop_workers(&p);
 		}
 	}
-	free(pids);
+	free(p.pids);
 	return rc;
 }
 
+/* The peers admitted, and the listener, opened or checked. */
 static int
-run_fastcgi(int fd, long workers, long threads)
+open_fastcgi(const struct options *o, const struct settings *s, int *fd,
+    struct listener_peers *peers, struct error *err)
 {
-	struct sigaction sa;
-	struct service	 svc;
-	struct error	 err;
-	int		 flags, rc = 1;
+	int pub = o->listen_public || s->listen_public, flags;
+
+	if (listener_parse_peers(peers, getenv("FCGI_WEB_SERVER_ADDRS"),
+	    err) == -1)
+		return -1;
+	if (o->listen != NULL) {
+		if ((*fd = listener_open(o->listen, (int)o->backlog, pub,
+		    err)) == -1)
+			return -1;
+	} else if (listener_check(*fd, pub, err) == -1)
+		return -1;
+	if ((flags = fcntl(*fd, F_GETFL)) == -1 ||
+	    fcntl(*fd, F_SETFL, flags | O_NONBLOCK) == -1) {
+		error_set(err, ERROR_INTERNAL, "", "listening socket: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* FastCGI on fd, or on o->listen; the stop signals are blocked. */
+static int
+run_fastcgi(const struct options *o, int fd)
+{
+	struct listener_peers	 peers;
+	struct service		 svc;
+	struct error		 err;
+	long			 workers = o->workers;
+	int			 rc = 1;
 
 	error_init(&err);
-	if (service_open(&svc, threads, &err) == -1) {
+	if (service_open(&svc, o->threads, &err) == -1 ||
+	    open_fastcgi(o, &svc.settings, &fd, &peers, &err) == -1) {
 		log_err("%s", err.text);
 		goto done;
 	}
 	if (workers == 0)
 		workers = svc.settings.workers;
-	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1) {
-		log_err("listening socket: %s", strerror(errno));
-		goto done;
-	}
-
-	/* No SA_RESTART: a blocked accept or wait must return on SIGTERM. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-
-	rc = workers > 1 ? supervise(fd, &svc, workers) :
-	    run_worker(fd, &svc);
+	rc = workers > 1 ? supervise(fd, &svc, &peers, workers) :
+	    run_worker(fd, &svc, &peers);
 done:
 	service_close(&svc);
 	return rc;
@@ -389,44 +623,6 @@ systemd_listener(void)
 	return 3;
 }
 
-static int
-open_listener(const char *addr, int backlog)
-{
-	int fd;
-
-	if (strncmp(addr, "unix:", 5) == 0) {
-		addr += 5;
-		if (*addr != '/') {
-			log_err("--listen \"unix:%s\": want an absolute path",
-			    addr);
-			return -1;
-		}
-		/* A stale socket from an earlier run would make bind fail. */
-		if (unlink(addr) == -1 && errno != ENOENT) {
-			log_err("--listen: cannot remove \"%s\": %s", addr,
-			    strerror(errno));
-			return -1;
-		}
-	} else if (strchr(addr, ':') == NULL) {
-		log_err("--listen \"%s\": want HOST:PORT, :PORT or "
-		    "unix:/PATH", addr);
-		return -1;
-	}
-	if ((fd = FCGX_OpenSocket(addr, backlog)) < 0) {
-		log_err("--listen \"%s\": cannot listen", addr);
-		return -1;
-	}
-	return fd;
-}
-
-/* The command line of the FastCGI modes. */
-struct options {
-	const char	*listen;	/* NULL: the inherited socket */
-	long		 backlog;
-	long		 workers;	/* 0: the setting */
-	long		 threads;	/* 0: the setting */
-};
-
 /* A number option in [min, max]; 0, or -1 after saying what is wrong. */
 static int
 number_option(const char *name, const char *arg, long min, long max,
@@ -450,6 +646,7 @@ parse_options(int argc, char *argv[], struct options *o)
 {
 	static const struct option longopts[] = {
 		{ "listen",	required_argument,	NULL, 'l' },
+		{ "listen-public", no_argument,		NULL, 'p' },
 		{ "backlog",	required_argument,	NULL, 'b' },
 		{ "workers",	required_argument,	NULL, 'w' },
 		{ "threads",	required_argument,	NULL, 't' },
@@ -465,6 +662,10 @@ parse_options(int argc, char *argv[], struct options *o)
 		switch (ch) {
 		case 'l':
 			o->listen = optarg;
+			r = 0;
+			break;
+		case 'p':
+			o->listen_public = 1;
 			r = 0;
 			break;
 		case 'b':
@@ -503,37 +704,47 @@ int
 main(int argc, char *argv[])
 {
 	struct options	o;
-	int		fd, rc;
+	sigset_t	stop;
+	int		fd = -1, rc;
 
 	log_init(argc > 0 ? argv[0] : NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Blocked from the start, so that none is lost, nor taken by the
+	 * handler FCGX_Init installs: the FastCGI server waits for them
+	 * (sigwait, sigtimedwait).  Plain CGI takes them as it always has.
+	 */
+	stop_signals(&stop);
+	sigprocmask(SIG_BLOCK, &stop, NULL);
 	if (FCGX_Init() != 0) {
 		log_err("cannot initialise libfcgi");
 		return 1;
 	}
+	/* libfcgi's handler would make every accept fail. */
+	signal(SIGUSR1, SIG_IGN);
 
 	/*
 	 * Under CGI, Apache passes a query string without '=' as argv:
 	 * the words are data, never options or commands.
 	 */
 	if (FCGX_IsCGI() && getenv("GATEWAY_INTERFACE") != NULL) {
+		sigprocmask(SIG_UNBLOCK, &stop, NULL);
 		rc = run_cgi();
 		io_shutdown();
 		return rc;
 	}
 	if ((rc = parse_options(argc, argv, &o)) != -1)
 		return rc;
-	if (o.listen != NULL) {
-		if ((fd = open_listener(o.listen, (int)o.backlog)) < 0)
-			return 1;
-	} else if (!FCGX_IsCGI()) {
+	if (o.listen != NULL)
+		;		/* run_fastcgi opens it, once the settings are read */
+	else if (!FCGX_IsCGI())
 		fd = 0;		/* spawn-fcgi, systemd, mod_fcgid */
-	} else if ((fd = systemd_listener()) == -1) {
+	else if ((fd = systemd_listener()) == -1) {
 		log_err("not started as CGI (GATEWAY_INTERFACE unset) nor "
 		    "FastCGI (stdin is not a listening socket); use --listen");
 		return 2;
 	}
-	rc = run_fastcgi(fd, o.workers, o.threads);
+	rc = run_fastcgi(&o, fd);
 	io_shutdown();
 	return rc;
 }

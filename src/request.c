@@ -175,11 +175,13 @@ request_read_body(struct io *io, struct buf *body, struct error *err)
 		    "at offset %zu", (size_t)((const char *)nul - buf_str(body)));
 		return -1;
 	}
+	/* All in: the time the event now takes to store is ours. */
+	io_deadline(io, 0);
 	return 0;
 }
 
 void
-request_discard(struct io *io, size_t max)
+request_discard(struct io *io, size_t max, long ms)
 {
 	const char	*errstr;
 	char		 scratch[4096];
@@ -187,6 +189,14 @@ request_discard(struct io *io, size_t max)
 	size_t		 total = 0;
 	ssize_t		 n;
 
+	/*
+	 * The deadline also bounds what libfcgi does after us: writing the
+	 * end of the request, and its own wait for the peer to close.
+	 */
+	io_deadline(io, ms);
+	/* The answer first: whatever the rest takes, the sender has it. */
+	if (io_flush(io) == -1)
+		return;
 	/* Without a declared body there is nothing to wait for. */
 	if (parse_long(io->param(io, "CONTENT_LENGTH"), 1, LONG_MAX,
 	    &declared, &errstr) == -1)

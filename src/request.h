@@ -30,15 +30,18 @@ int	request_check_content_type(const char *ct, struct error *err);
  * one over the limit (ERROR_TOO_LARGE, before reading any of the body),
  * more bytes than the limit (ERROR_TOO_LARGE, reading no further), a byte
  * count that differs from CONTENT_LENGTH or a NUL byte (ERROR_MALFORMED).
+ * Once the body is in, lifts the io's deadline (io_deadline).
  */
 int	request_read_body(struct io *, struct buf *body, struct error *err);
 
 /*
- * After the answer, read and drop what is left of the body announced by
- * CONTENT_LENGTH, at most max bytes, so that closing the connection does not reset it under the
+ * After the answer: send it (io_flush), then read and drop what is left of
+ * the body announced by CONTENT_LENGTH, at most max bytes and for at most
+ * ms milliseconds (io_deadline, which stays set for the rest of the
+ * request), so that closing the connection does not reset it under the
  * answer (a peer that is still sending then gets a RST, and may drop the
  * answer unread: mod_cgid and nginx both do).
  */
-void	request_discard(struct io *, size_t max);
+void	request_discard(struct io *, size_t max, long ms);
 
 #endif

@@ -21,6 +21,8 @@ settings_init(struct settings *s)
 	s->workers = 1;
 	s->threads = SETTINGS_DEFAULT_THREADS;
 	s->prepare = 1;
+	s->params_timeout_ms = SETTINGS_DEFAULT_PARAMS_MS;
+	s->body_timeout_ms = SETTINGS_DEFAULT_BODY_MS;
 }
 
 void
@@ -152,6 +154,22 @@ dup_env(const char *name, char **out, struct error *err)
 	return 0;
 }
 
+/* The FastCGI listener's settings. */
+static int
+load_listener(struct settings *s, struct error *err)
+{
+	long pub = 0;
+
+	if (env_long("MEETERGO_WEBHOOK_PARAMS_TIMEOUT_MS", 100, 600000,
+	    &s->params_timeout_ms, err) == -1 ||
+	    env_long("MEETERGO_WEBHOOK_BODY_TIMEOUT_MS", 100, 3600000,
+	    &s->body_timeout_ms, err) == -1 ||
+	    env_long("MEETERGO_WEBHOOK_LISTEN_PUBLIC", 0, 1, &pub, err) == -1)
+		return -1;
+	s->listen_public = pub == 1;
+	return 0;
+}
+
 int
 settings_load(struct settings *s, struct error *err)
 {
@@ -223,6 +241,8 @@ settings_load(struct settings *s, struct error *err)
 	if (env_long("MEETERGO_WEBHOOK_PREPARE", 0, 1, &prepare, err) == -1)
 		goto fail;
 	s->prepare = prepare == 1;
+	if (load_listener(s, err) == -1)
+		goto fail;
 	return 0;
 fail:
 	settings_release(s);

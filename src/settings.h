@@ -17,6 +17,8 @@
 #define SETTINGS_DEFAULT_THREADS	8
 #define SETTINGS_DEFAULT_SPOOL_FILES	10000L
 #define SETTINGS_DEFAULT_SPOOL_BYTES	(256L * 1024 * 1024)
+#define SETTINGS_DEFAULT_PARAMS_MS	2000L
+#define SETTINGS_DEFAULT_BODY_MS	30000L
 
 enum auth_mode {
 	AUTH_TOKEN,
@@ -51,6 +53,10 @@ struct settings {
 	long		 workers;	/* FastCGI worker processes */
 	long		 threads;	/* requests in hand per worker */
 	int		 prepare;	/* prepared statements allowed */
+	/* FastCGI: how long a peer may take to send a request */
+	long		 params_timeout_ms;	/* up to its parameters */
+	long		 body_timeout_ms;	/* then its body */
+	int		 listen_public;	/* a listener not on loopback */
 };
 
 void	settings_init(struct settings *);

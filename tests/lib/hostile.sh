@@ -114,3 +114,127 @@ hostile_line() {
 	done
 	HOSTILE_COUNT=$((HOSTILE_COUNT + 1))
 }
+
+# --- raw FastCGI connections ----------------------------------------------
+
+# fcgi_raw ADDR STEP...: one FastCGI connection that does exactly what
+# the steps say, when they say it, and prints what it saw: for the
+# senders a front end never is (idle, trickling, never finishing).  ADDR
+# is unix:PATH or HOST:PORT, optionally followed by @SOURCE (the local
+# address to connect from).  Times are milliseconds since the connection
+# was made (or since the last "mark").  Steps, in order:
+#
+#   begin | begin-keep   FCGI_BEGIN_REQUEST (request 1), without or with
+#                        FCGI_KEEP_CONN
+#   param NAME=VALUE     one more parameter for the next "params"
+#   params               the parameters so far as one record, then the
+#                        empty record that ends them
+#   body FILE | bytes N  FILE, or N bytes "x", as FCGI_STDIN records
+#   eof                  the empty FCGI_STDIN record that ends the body
+#   drip SECONDS         from now on, write one byte at a time, SECONDS
+#                        apart
+#   sleep SECONDS | mark
+#   answer               read until FCGI_END_REQUEST or the end; prints
+#                        "answer STATUS MS", when the status came ("none"
+#                        when none did: then MS is when the reading ended)
+#   closed               read until the responder closes; prints
+#                        "closed MS"
+#
+# A write the responder refuses (it closed the connection) prints
+# "cut MS" and ends the sender with status 0; a failure to connect exits
+# 2.  Bounded by PG_TEST_TIMEOUT.
+fcgi_raw() {
+	# shellcheck disable=SC2016 # perl code
+	timeout "$PG_TEST_TIMEOUT" perl -MSocket -MIO::Socket::INET \
+	    -MIO::Socket::UNIX -MTime::HiRes=time,sleep -e '
+	use strict;
+	$SIG{PIPE} = "IGNORE";
+	$| = 1;
+	my ($addr, @steps) = @ARGV;
+	my ($src, $s, $drip, @params);
+	($addr, $src) = ($1, $2) if $addr =~ /^(.*)@(.*)$/;
+	if ($addr =~ /^unix:(.*)$/) {
+		$s = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $1);
+	} else {
+		$s = IO::Socket::INET->new(PeerAddr => $addr,
+		    defined $src ? (LocalAddr => $src) : ());
+	}
+	defined $s or do { print "connect failed: $!\n"; exit 2 };
+	$s->autoflush(1);
+	my $t0 = time;
+	sub ms { int((time - $t0) * 1000) }
+	sub put {
+		my ($bytes) = @_;
+		for my $b ($drip ? split(//, $bytes) : ($bytes)) {
+			if (!defined syswrite($s, $b)) {
+				print "cut ", ms(), "\n";
+				exit 0;
+			}
+			sleep $drip if $drip;
+		}
+	}
+	sub record { put(pack("CCnnCC", 1, $_[0], 1, length $_[1], 0, 0)
+	    . $_[1]) }
+	sub len { $_[0] < 128 ? pack("C", $_[0]) : pack("N", $_[0] | 1 << 31) }
+	sub readn {
+		my ($n, $buf) = (@_, "");
+		while (length $buf < $n) {
+			my $r = sysread($s, $buf, $n - length $buf, length $buf);
+			return undef if !$r;
+		}
+		return $buf;
+	}
+	sub stdin_records {
+		my ($data) = @_;
+		record(5, substr($data, 0, 32768, "")) while length $data;
+	}
+	while (@steps) {
+		my $step = shift @steps;
+		if ($step eq "begin" || $step eq "begin-keep") {
+			record(1, pack("nCx5", 1, $step eq "begin-keep" ? 1 : 0));
+		} elsif ($step eq "param") {
+			my ($n, $v) = split /=/, shift(@steps), 2;
+			push @params, len(length $n) . len(length $v) . $n . $v;
+		} elsif ($step eq "params") {
+			record(4, join("", @params));
+			record(4, "");
+			@params = ();
+		} elsif ($step eq "body") {
+			my $f = shift @steps;
+			open(my $fh, "<", $f) or die "$f: $!\n";
+			local $/;
+			stdin_records(scalar <$fh>);
+		} elsif ($step eq "bytes") {
+			stdin_records("x" x shift @steps);
+		} elsif ($step eq "eof") {
+			record(5, "");
+		} elsif ($step eq "drip") {
+			$drip = shift @steps;
+		} elsif ($step eq "sleep") {
+			sleep shift @steps;
+		} elsif ($step eq "mark") {
+			$t0 = time;
+		} elsif ($step eq "answer") {
+			my ($out, $status, $at) = ("", "none", undef);
+			while (defined(my $h = readn(8))) {
+				my (undef, $type, undef, $len, $pad) =
+				    unpack("CCnnC", $h);
+				my $c = readn($len + $pad);
+				last if !defined $c;
+				$out .= substr($c, 0, $len) if $type == 6;
+				if ($status eq "none" &&
+				    $out =~ /^Status: (\d+)/m) {
+					($status, $at) = ($1, ms());
+				}
+				last if $type == 3;
+			}
+			print "answer $status ", $at // ms(), "\n";
+		} elsif ($step eq "closed") {
+			my $buf;
+			1 while sysread($s, $buf, 65536);
+			print "closed ", ms(), "\n";
+		} else {
+			die "fcgi_raw: unknown step \"$step\"\n";
+		}
+	}' "$@"
+}

@@ -446,10 +446,11 @@ web_apache_start() {
 # web_responder_start SOCKET LOG [VAR=VALUE | -u VAR]... [-- ARG...]:
 # "meetergo-webhook --listen unix:SOCKET ARG..." in the background, its
 # environment changed as given (VAR=VALUE sets, "-u VAR" removes), its
-# standard error appended to LOG.  Waits FCGI_WAIT_TENTHS for the socket;
-# bails out, with the log, when it does not appear.  Sets WEB_PID.
+# standard error appended to LOG.  A SOCKET of 127.0.0.1:PORT is a TCP
+# listener instead.  Waits FCGI_WAIT_TENTHS for the socket; bails out,
+# with the log, when it does not appear.  Sets WEB_PID.
 web_responder_start() {
-	local sock=$1 log=$2 pid unset=() set=()
+	local sock=$1 log=$2 pid unset=() set=() listen=unix:$1
 	shift 2
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -458,13 +459,19 @@ web_responder_start() {
 		*)	set+=("$1"); shift ;;
 		esac
 	done
-	env "${unset[@]}" "${set[@]}" "$RESPONDER" --listen "unix:$sock" "$@" \
+	case $sock in
+	127.0.0.1:*)	listen=$sock ;;
+	esac
+	env "${unset[@]}" "${set[@]}" "$RESPONDER" --listen "$listen" "$@" \
 	    </dev/null >/dev/null 2>>"$log" &
 	pid=$!
 	track_pid "$pid"
 	WEB_PID=$pid
 	for _ in $(seq 1 "$FCGI_WAIT_TENTHS"); do
-		[ -S "$sock" ] && return 0
+		case $sock in
+		127.0.0.1:*)	web_listening "${sock#*:}" && return 0 ;;
+		*)		[ -S "$sock" ] && return 0 ;;
+		esac
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done

@@ -26,6 +26,9 @@ static const char *const vars[] = {
 	"MEETERGO_WEBHOOK_SPOOL_DIR",
 	"MEETERGO_WEBHOOK_DB_TIMEOUT_MS",
 	"MEETERGO_WEBHOOK_KEEP_SECRET",
+	"MEETERGO_WEBHOOK_PARAMS_TIMEOUT_MS",
+	"MEETERGO_WEBHOOK_BODY_TIMEOUT_MS",
+	"MEETERGO_WEBHOOK_LISTEN_PUBLIC",
 };
 
 /* Each test starts from an environment without our settings. */
@@ -93,6 +96,9 @@ test_defaults(void **state)
 	assert_null(s.spool_dir);
 	assert_int_equal(s.db_timeout_ms, 5000);
 	assert_int_equal(s.keep_secret, 0);
+	assert_int_equal(s.params_timeout_ms, 2000);
+	assert_int_equal(s.body_timeout_ms, 30000);
+	assert_int_equal(s.listen_public, 0);
 	settings_release(&s);
 }
 
@@ -353,6 +359,38 @@ test_keep_secret(void **state)
 	load_fails("MEETERGO_WEBHOOK_KEEP_SECRET", "-1");
 }
 
+/* The listener's deadlines and its opt-in to addresses off loopback. */
+static void
+test_listener(void **state)
+{
+	static const char *const bad_ms[] = { "99", "0", "-1", "2s", "1e3" };
+	struct settings	s;
+	size_t		i;
+
+	setenv("MEETERGO_WEBHOOK_PARAMS_TIMEOUT_MS", "100", 1);
+	setenv("MEETERGO_WEBHOOK_BODY_TIMEOUT_MS", "3600000", 1);
+	setenv("MEETERGO_WEBHOOK_LISTEN_PUBLIC", "1", 1);
+	load_ok(&s);
+	assert_int_equal(s.params_timeout_ms, 100);
+	assert_int_equal(s.body_timeout_ms, 3600000);
+	assert_int_equal(s.listen_public, 1);
+	settings_release(&s);
+	setenv("MEETERGO_WEBHOOK_LISTEN_PUBLIC", "0", 1);
+	load_ok(&s);
+	assert_int_equal(s.listen_public, 0);
+	settings_release(&s);
+	clean_env(state);
+
+	for (i = 0; i < sizeof(bad_ms) / sizeof(bad_ms[0]); i++) {
+		load_fails("MEETERGO_WEBHOOK_PARAMS_TIMEOUT_MS", bad_ms[i]);
+		load_fails("MEETERGO_WEBHOOK_BODY_TIMEOUT_MS", bad_ms[i]);
+	}
+	load_fails("MEETERGO_WEBHOOK_PARAMS_TIMEOUT_MS", "600001");
+	load_fails("MEETERGO_WEBHOOK_BODY_TIMEOUT_MS", "3600001");
+	load_fails("MEETERGO_WEBHOOK_LISTEN_PUBLIC", "2");
+	load_fails("MEETERGO_WEBHOOK_LISTEN_PUBLIC", "yes");
+}
+
 /* Loading into loaded settings replaces them without a leak. */
 static void
 test_reload(void **state)
@@ -477,6 +515,7 @@ main(void)
 		cmocka_unit_test_setup(test_max_attendees, clean_env),
 		cmocka_unit_test_setup(test_db_timeout, clean_env),
 		cmocka_unit_test_setup(test_keep_secret, clean_env),
+		cmocka_unit_test_setup(test_listener, clean_env),
 		cmocka_unit_test_setup(test_reload, clean_env),
 		cmocka_unit_test(test_parse_long),
 		cmocka_unit_test(test_parse_long_null),
