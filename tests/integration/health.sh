@@ -1,11 +1,12 @@
 #!/bin/bash
-# health.sh: README "Health checks".  A GET or HEAD is answered from what
-# the responder last learnt of its database, at most about a second old:
-# a flood of health checks through nginx costs the database about one
-# query a second, not one per check, and the deliveries posted meanwhile
-# are answered about as fast (p99 within twice, at least half as many in
-# the same time) as without it.  A stopped
-# database shows within a few seconds, and its return too.
+# health.sh: README "HTTP answers", health checks.  A GET or HEAD is
+# answered from what the responder last learnt of its database, at most
+# about a second old: a flood of health checks through nginx costs the
+# database about one query a second, not one per check, and the
+# deliveries posted meanwhile are answered about as fast (the best p99 of
+# three rounds within twice, at least half as many in the same time) as
+# without it.  A stopped database shows within a few seconds, and its
+# return too.
 # shellcheck disable=SC2317 # the cases are called by test_case
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -17,7 +18,7 @@ command -v wrk >/dev/null 2>&1 || skip_all "wrk not found (Debian: wrk)"
 test_start health-test-token-5e0a
 web_init
 SOCK=$PG_TMP/main.sock
-LOAD_SECONDS=4
+LOAD_SECONDS=3
 
 # nginx/meetergo-webhook-local.conf in front of one worker: one database
 # connection, which a health check that queried would take from the POSTs.
@@ -96,32 +97,60 @@ flood_costs_little() {
 test_case "health checks cost the database a query a second" \
     flood_costs_little
 
+# best FIELD RUN...: the least of bench/post.lua's FIELD over the runs.
+best() {
+	local field=$1 run v m=
+	shift
+	for run; do
+		v=$(wrk_field "$W/$run.wrk" "$field")
+		[ -n "$v" ] || continue
+		[ -z "$m" ] || [ "$v" -lt "$m" ] && m=$v
+	done
+	echo "${m:-}"
+}
+
+# sum FIELD RUN...: bench/post.lua's FIELD added up over the runs.
+sum() {
+	local field=$1 run n=0
+	shift
+	for run; do
+		n=$((n + $(wrk_field "$W/$run.wrk" "$field")))
+	done
+	echo "$n"
+}
+
+# Three rounds of posts alone and posts beside the checks, the best p99
+# of each kind compared: one stall of a loaded machine moves a p99 of a
+# few thousand requests, a connection the checks took would move all.
 posts_unhindered() {
-	local alone with answered sent stored
-	posts alone
-	alone=$(wrk_field "$W/alone.wrk" p99_us)
-	# Paced, so that it costs the machine little and what the posts
-	# feel is the database connection: up to 800 checks a second.
-	gets $((LOAD_SECONDS + 2)) 10
-	sleep 1
-	posts with-gets
-	gets_wait
-	with=$(wrk_field "$W/with-gets.wrk" p99_us)
-	diag "posts: p99 ${alone:-?} us alone, ${with:-?} us beside" \
-	    "$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$W/gets.wrk")" \
-	    "health checks"
+	local r alone with answered sent stored run
+	for r in 1 2 3; do
+		posts "alone$r"
+		# Paced, so that it costs the machine little and what the
+		# posts feel is the database connection: up to 400 checks a
+		# second, forty times what a load balancer sends.
+		gets $((LOAD_SECONDS + 2)) 20
+		sleep 1
+		posts "with$r"
+		gets_wait
+	done
+	alone=$(best p99_us alone1 alone2 alone3)
+	with=$(best p99_us with1 with2 with3)
+	diag "posts: best p99 of three ${alone:-?} us alone, ${with:-?} us" \
+	    "beside $(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' \
+	    "$W/gets.wrk") health checks (the last round)"
 	ok "$([ -n "$alone" ] && [ -n "$with" ] &&
 	    [ "$with" -le $((2 * alone)) ] && echo 0 || echo 1)" \
 	    "posts beside a flood of health checks: p99 within twice"
 	# A check that queried would have the posts queue behind it.
-	alone=$(wrk_field "$W/alone.wrk" requests)
-	with=$(wrk_field "$W/with-gets.wrk" requests)
-	ok "$([ "${with:-0}" -ge $((${alone:-0} / 2)) ] && echo 0 || echo 1)" \
+	alone=$(sum requests alone1 alone2 alone3)
+	with=$(sum requests with1 with2 with3)
+	ok "$([ "$with" -ge $((alone / 2)) ] && echo 0 || echo 1)" \
 	    "posts beside a flood of health checks: at least half as many" \
-	    "answered as alone (${with:-?} and ${alone:-?})"
+	    "answered as alone ($with and $alone)"
 	# wrk counts the answers it waited for; those in flight at its end
 	# are sent (and stored) too.
-	for run in alone with-gets; do
+	for run in alone1 with1 alone2 with2 alone3 with3; do
 		answered=$(wrk_field "$W/$run.wrk" requests)
 		sent=$(wrk_field "$W/$run.wrk" sent)
 		is "$(wrk_field "$W/$run.wrk" status_errors)" 0 \
