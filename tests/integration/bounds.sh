@@ -25,6 +25,22 @@ test_fixture "the responder" fcgi_start one
 FCGI_SOCK=$PG_TMP/one.sock
 PID=${FCGI_PID[one]}
 
+# AddressSanitizer's redzones and quarantine make a worker's memory its
+# own: the figures are the plain build's.
+ASAN=
+if grep -q __asan_init "$RESPONDER" 2>/dev/null; then
+	ASAN=yes
+fi
+
+# at_most KB LIMIT DESC: KB is within LIMIT (not told under ASan).
+at_most() {
+	if [ -n "$ASAN" ]; then
+		pass "$3 # SKIP the responder is built with AddressSanitizer"
+		return 0
+	fi
+	ok "$([ "$1" -le "$2" ]; echo $?)" "$3"
+}
+
 # vm FIELD: that line of the worker's /proc status, in kB.
 vm() {
 	awk -v f="$1:" '$1 == f { print $2 }' "/proc/$PID/status"
@@ -53,9 +69,9 @@ peak() {
 	local hwm
 	hwm=$(vm VmHWM)
 	diag "$1: VmRSS before $2 kB, VmHWM $hwm kB (+$((hwm - $2)) kB)"
-	ok "$([ $((hwm - $2)) -le "$REQUEST_MAX_KB" ]; echo $?)" \
+	at_most $((hwm - $2)) "$REQUEST_MAX_KB" \
 	    "$1: a request takes at most $REQUEST_MAX_KB kB (+$((hwm - $2)) kB)"
-	ok "$([ "$hwm" -le "$WORKER_MAX_KB" ]; echo $?)" \
+	at_most "$hwm" "$WORKER_MAX_KB" \
 	    "$1: the worker stays within $WORKER_MAX_KB kB ($hwm kB)"
 }
 
@@ -104,7 +120,7 @@ at_once() {
 	local hwm
 	hwm=$(vm VmHWM)
 	diag "8 at once: VmRSS before $base kB, VmHWM $hwm kB"
-	ok "$([ "$hwm" -le "$WORKER_MAX_KB" ]; echo $?)" \
+	at_most "$hwm" "$WORKER_MAX_KB" \
 	    "8 at once: the worker stays within $WORKER_MAX_KB kB ($hwm kB)"
 }
 test_case "eight at once" at_once

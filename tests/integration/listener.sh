@@ -351,13 +351,21 @@ stops_within() {
 # SIGTERM right after the start, while the workers are being started
 # (sixteen of them, so that it takes a while).
 term_at_start() {
-	local d pid
+	local d pid exe
+	exe=$(readlink -f "$RESPONDER")
 	for d in 0 0.01 0.02 0.03 0.05 0.08 0.12; do
 		SOCK=$PG_TMP/start-$d.sock
 		"$RESPONDER" --listen "unix:$SOCK" --workers 16 \
 		    </dev/null >/dev/null 2>>"$PG_TMP/start.log" &
 		pid=$!
 		track_pid "$pid"
+		# From the responder's first instruction, not the shell's
+		# child before its exec, which would take the signal for the
+		# shell's own trap.
+		for _ in $(seq 1 500); do
+			[ "$(readlink "/proc/$pid/exe")" = "$exe" ] && break
+			sleep 0.01
+		done
 		sleep "$d"
 		kill -TERM "$pid"
 		stops_within "SIGTERM $d s after the start" "$pid" 50
