@@ -8,6 +8,7 @@
 #include "group.h"
 #include "log.h"
 #include "schema.h"
+#include "stats.h"
 #include "util.h"
 
 struct waiter {
@@ -185,6 +186,7 @@ group_store(struct group *g, const char *event_key, const struct event *ev,
 		pthread_mutex_unlock(&g->lock);
 
 		batch_store(g->db, g->items, n);
+		stats_batch(n);
 
 		pthread_mutex_lock(&g->lock);
 		for (i = 0; i < n; i++)
