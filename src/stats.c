@@ -170,6 +170,8 @@ open_once(const char *path)
 	}
 	rc = replace_file(path) == 0 ? 1 : -1;
 done:
+	/* The mapping holds the file open, and with it a lock not undone. */
+	(void)flock(fd, LOCK_UN);
 	close(fd);
 	return rc;
 }
