@@ -314,6 +314,14 @@ stats_reconnect(void)
 		add(&stats_mine->reconnects, 1);
 }
 
+static void
+view_of(struct stats_view *v, const struct stats_header *h)
+{
+	v->header = h;
+	v->slots = slots_of(h);
+	v->nslots = STATS_SLOTS;
+}
+
 int
 stats_view_open(struct stats_view *v, const char *dir, struct error *err)
 {
@@ -346,11 +354,9 @@ stats_view_open(struct stats_view *v, const char *dir, struct error *err)
 		    "counters file of this version", path);
 		return -1;
 	}
+	view_of(v, map);
 	v->map = map;
 	v->len = STATS_LEN;
-	v->header = map;
-	v->slots = slots_of(map);
-	v->nslots = STATS_SLOTS;
 	return 0;
 }
 
@@ -360,9 +366,7 @@ stats_view_mine(struct stats_view *v)
 	memset(v, 0, sizeof(*v));
 	if (stats_map == NULL)
 		return -1;
-	v->header = stats_map;
-	v->slots = slots_of(stats_map);
-	v->nslots = STATS_SLOTS;
+	view_of(v, stats_map);
 	return 0;
 }
 
