@@ -202,12 +202,12 @@ stats_open(const char *dir, struct error *err)
 }
 
 void
-stats_start(const char *dir, int quiet_missing)
+stats_start(const char *dir, int quiet)
 {
 	struct error err;
 
 	error_init(&err);
-	if (stats_open(dir, &err) == 0 || (quiet_missing && errno == ENOENT))
+	if (stats_open(dir, &err) == 0 || quiet)
 		return;
 	log_warn("%s; serving without counting (MEETERGO_WEBHOOK_STATE_DIR)",
 	    err.text);

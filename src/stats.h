@@ -76,11 +76,10 @@ long		 stats_batch_le(size_t i);
 int		 stats_open(const char *dir, struct error *err);
 /*
  * stats_open for a responder, which serves all the same when it cannot
- * count: then it says so once, in a warning, unless quiet_missing and
- * dir does not exist (a plain CGI process, never given a directory, would
- * say it with every request).
+ * count: then it says so once, in a warning, unless quiet (a plain CGI
+ * process never given a directory would say it with every request).
  */
-void		 stats_start(const char *dir, int quiet_missing);
+void		 stats_start(const char *dir, int quiet);
 /*
  * Take a slot for this process (a worker, after fork).  0, or -1 when
  * nothing was mapped, or every slot belongs to a live process (said in a
