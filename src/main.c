@@ -373,7 +373,7 @@ wait_stop(const sigset_t *stop, struct notifier *notifier)
  * One worker process: its threads serve requests and share one database
  * connection through the group, which stores the events they have in hand
  * together.  The stop signals are blocked in every thread since main()
- * and taken here by sigwait: a request in hand is always finished,
+ * and taken here (wait_stop): a request in hand is always finished,
  * SIGTERM only wakes the threads that wait for one.
  */
 static int
