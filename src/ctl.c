@@ -15,11 +15,13 @@
 
 #include "buf.h"
 #include "log.h"
+#include "metrics.h"
 #include "replay.h"
 #include "response.h"
 #include "schema.h"
 #include "service.h"
 #include "spool.h"
+#include "stats.h"
 
 #ifndef PKGDATADIR
 #define PKGDATADIR "/usr/local/share/meetergo-webhook"
@@ -49,6 +51,7 @@ usage(FILE *f)
 	    "                 the spool directory's owner\n"
 	    "  replay         rebuild the booking tables from the event log\n"
 	    "  ingest FILE... store payload files as if they were delivered\n"
+	    "  stats [--prometheus] the responders' counters, and the spool\n"
 	    "\n"
 	    "options:\n"
 	    "  --sql-dir DIR  migrations directory (default %s,\n"
@@ -343,6 +346,59 @@ cmd_ingest(struct ctl *c, int argc, char **argv)
 	return bad;
 }
 
+/*
+ * The counters of the responders sharing MEETERGO_WEBHOOK_STATE_DIR, and
+ * the spool as it is now when MEETERGO_WEBHOOK_SPOOL_DIR is set here.  A
+ * spool that cannot be read leaves its lines out and fails the command.
+ */
+static int
+cmd_stats(struct ctl *c, int argc, char **argv)
+{
+	struct handler		*h = &c->svc.handler;
+	struct stats_view	 v;
+	struct spool_state	 ss;
+	struct metrics		 m;
+	struct error		 err;
+	struct buf		 out;
+	int			 prom = 0, rc = 0;
+
+	if (argc == 1 && strcmp(argv[0], "--prometheus") == 0)
+		prom = 1;
+	else if (argc != 0) {
+		log_err("usage: stats [--prometheus]");
+		return 2;
+	}
+	error_init(&err);
+	if (stats_view_open(&v, c->svc.settings.state_dir, &err) == -1) {
+		log_err("stats: %s", err.text);
+		return 1;
+	}
+	memset(&m, 0, sizeof(m));
+	metrics_sum(&m, v.slots, v.nslots);
+	m.processes = stats_view_running(&v);
+	m.since = v.header->created;
+	stats_view_close(&v);
+	if (h->has_spool && (spool_scan(&h->spool, &ss) == -1 ||
+	    (m.spool_failed = spool_failed(&h->spool)) == -1)) {
+		log_err("stats: spool \"%s\": %s", h->spool.dir,
+		    strerror(errno));
+		rc = 1;
+	} else if (h->has_spool) {
+		m.has_spool = 1;
+		m.spool_files = ss.files;
+		m.spool_bytes = ss.bytes;
+		m.spool_oldest = ss.oldest > 0 ? ss.oldest : 0;
+	}
+	buf_init(&out, 1024 * 1024);
+	if ((prom ? metrics_prometheus : metrics_text)(&m, &out) == -1) {
+		log_err("stats: %s", strerror(errno));
+		rc = 1;
+	} else
+		fwrite(out.data, 1, out.len, stdout);
+	buf_release(&out);
+	return rc;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -361,6 +417,7 @@ main(int argc, char *argv[])
 		{ "drain",	cmd_drain },
 		{ "replay",	cmd_replay },
 		{ "ingest",	cmd_ingest },
+		{ "stats",	cmd_stats },
 	};
 	struct ctl	 c;
 	struct error	 err;

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "pq.h"
+#include "stats.h"
 #include "util.h"
 
 struct db *
@@ -140,6 +141,9 @@ db_pgconn(struct db *db, long deadline, struct error *err)
 		return NULL;
 	}
 	db->unreachable = 0;
+	if (db->connected)
+		stats_reconnect();
+	db->connected = 1;
 	return db->conn;
 }
 

@@ -8,6 +8,7 @@
 #include "group.h"
 #include "log.h"
 #include "schema.h"
+#include "stats.h"
 #include "util.h"
 
 struct waiter {
@@ -145,6 +146,19 @@ learn_from_batch(struct group *g, struct batch_item **items, size_t n)
 		learn(g, &items[0]->err);
 }
 
+/* A batch of which the database took at least one event: its size. */
+static void
+count_batch(struct batch_item **items, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (items[i]->rc == 0) {
+			stats_batch(n);
+			return;
+		}
+}
+
 int
 group_store(struct group *g, const char *event_key, const struct event *ev,
     struct error *refused, enum outcome *outcome, long *deliveries,
@@ -185,6 +199,7 @@ group_store(struct group *g, const char *event_key, const struct event *ev,
 		pthread_mutex_unlock(&g->lock);
 
 		batch_store(g->db, g->items, n);
+		count_batch(g->items, n);
 
 		pthread_mutex_lock(&g->lock);
 		for (i = 0; i < n; i++)

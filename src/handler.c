@@ -13,6 +13,7 @@
 #include "payload.h"
 #include "request.h"
 #include "response.h"
+#include "stats.h"
 #include "util.h"
 
 /* Between two requests, a drain takes at most this long or this many. */
@@ -143,6 +144,8 @@ store_body(struct handler *h, const char *body, size_t len,
 		reason = *err;
 		error_init(err);
 	}
+	if (spool_key == NULL)
+		stats_event_type(ev.type);
 	if ((spool_key != NULL ? group_store_alone : group_store)(h->group,
 	    key, &ev, &reason, outcome, &deliveries, &serr) == 0) {
 		atomic_store(&h->db_up, 1);
@@ -266,7 +269,8 @@ handler_idle(struct handler *h)
 	}
 }
 
-static void
+/* The answer to GET or HEAD; its status. */
+static int
 serve_health(struct handler *h, struct io *io, int head)
 {
 	struct error err;
@@ -276,35 +280,58 @@ serve_health(struct handler *h, struct io *io, int head)
 	if (group_health(h->group, &err) == 0 ||
 	    (h->has_spool && spool_has_room(&h->spool))) {
 		response_send(io, 200, "status", "ok", head);
-		return;
+		return 200;
 	}
 	response_send(io, 503, "status", "unavailable", head);
+	return 503;
 }
 
 /*
  * The answer to a failure: its message, but for 5xx only a word, since
  * the cause (socket paths, SQL) is for the log, not for the sender.
  */
-static void
+static int
 answer_error(struct io *io, const struct error *err)
 {
 	struct error pub;
 
 	if (response_error_status(err) < 500) {
 		response_error(io, err, 0);
-		return;
+		return response_error_status(err);
 	}
 	error_init(&pub);
 	error_set(&pub, err->kind, "", "%s", error_is_transient(err) ?
 	    "database unavailable" : "internal error");
 	response_error(io, &pub, 0);
+	return response_error_status(err);
 }
 
-static void
-serve_request(struct handler *h, struct io *io, struct buf *body)
+/* A delivery that was read and authenticated; the status answered. */
+static int
+serve_delivery(struct handler *h, struct io *io, struct buf *body)
 {
 	struct error	err;
 	enum outcome	outcome;
+
+	error_init(&err);
+	if (handler_event(h, buf_str(body), body->len, &outcome, &err) == -1) {
+		/* Refused before it was an event (400) is no delivery. */
+		if (response_error_status(&err) >= 500)
+			stats_event(STATS_FAILED);
+		return answer_error(io, &err);
+	}
+	stats_event(outcome);
+	if (outcome == OUTCOME_REJECTED)
+		return answer_error(io, &err);
+	response_outcome(io, outcome, 0);
+	return response_status(outcome);
+}
+
+/* One request answered; the status it was answered with. */
+static int
+serve_request(struct handler *h, struct io *io, struct buf *body)
+{
+	struct error	err;
 	enum method	method;
 
 	error_init(&err);
@@ -312,12 +339,11 @@ serve_request(struct handler *h, struct io *io, struct buf *body)
 	switch (method) {
 	case METHOD_GET:
 	case METHOD_HEAD:
-		serve_health(h, io, method == METHOD_HEAD);
-		return;
+		return serve_health(h, io, method == METHOD_HEAD);
 	case METHOD_OTHER:
 		error_set(&err, ERROR_METHOD, "", "method not allowed");
 		response_error(io, &err, 0);
-		return;
+		return response_error_status(&err);
 	case METHOD_POST:
 		break;
 	}
@@ -336,21 +362,29 @@ serve_request(struct handler *h, struct io *io, struct buf *body)
 			log_err("%s", err.text);
 		else
 			log_failure(NULL, NULL, "refused", &err);
-		answer_error(io, &err);
-		return;
+		return answer_error(io, &err);
 	}
+	return serve_delivery(h, io, body);
+}
 
-	if (handler_event(h, buf_str(body), body->len, &outcome, &err) == -1 ||
-	    outcome == OUTCOME_REJECTED)
-		answer_error(io, &err);
-	else
-		response_outcome(io, outcome, 0);
+/* Microseconds of CLOCK_MONOTONIC. */
+static long
+monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 void
 handler_serve(struct handler *h, struct io *io, struct buf *body)
 {
-	serve_request(h, io, body);
+	long	start = monotonic_us();
+	int	status;
+
+	status = serve_request(h, io, body);
+	stats_request(status, monotonic_us() - start);
 	/* A refused sender may still be sending; bounded, it does no harm. */
 	request_discard(io, HANDLER_DISCARD_MAX, HANDLER_DISCARD_MS);
 }

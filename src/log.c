@@ -1,20 +1,69 @@
 /* One log API: a line per event or failure on standard error. */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 
 static const char	*log_progname = "meetergo-webhook";
 static int		 log_quiet;
+static int		 log_journal;	/* stderr is the journal's stream */
+
+/* syslog(3)'s LOG_ERR, LOG_WARNING and LOG_INFO. */
+#define LOG_PRIORITY_ERR	3
+#define LOG_PRIORITY_WARNING	4
+#define LOG_PRIORITY_INFO	6
+
+/* A decimal number up to end (or the string's end); 0, or -1. */
+static int
+parse_id(const char *s, const char *end, unsigned long long *out)
+{
+	unsigned long long n = 0;
+
+	if (s == end || *s == '\0')
+		return -1;
+	for (; s != end && *s != '\0'; s++) {
+		if (*s < '0' || *s > '9' || n > (~0ULL - 9) / 10)
+			return -1;
+		n = n * 10 + (unsigned long long)(*s - '0');
+	}
+	*out = n;
+	return 0;
+}
+
+/*
+ * systemd connects standard error to the journal and says so in
+ * JOURNAL_STREAM, "device:inode" of that stream.  A child whose standard
+ * error went elsewhere inherits the variable, hence the comparison.
+ */
+static int
+stderr_is_journal(void)
+{
+	const char		*v = getenv("JOURNAL_STREAM"), *colon;
+	unsigned long long	 dev, ino;
+	struct stat		 st;
+
+	if (v == NULL || (colon = strchr(v, ':')) == NULL ||
+	    parse_id(v, colon, &dev) == -1 ||
+	    parse_id(colon + 1, NULL, &ino) == -1 ||
+	    fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
 
 void
 log_init(const char *progname)
 {
 	const char *slash;
 
+	log_journal = stderr_is_journal();
 	if (progname == NULL)
 		return;
 	slash = strrchr(progname, '/');
@@ -29,15 +78,20 @@ log_set_quiet(int quiet)
 
 /*
  * The whole line goes out in one write so that lines of concurrent
- * workers sharing the web server's error log do not interleave.
+ * workers sharing the web server's error log do not interleave.  To the
+ * journal it starts with its syslog priority, "<3>" say, which the
+ * journal takes off and keeps (journalctl -p).
  */
-static void __attribute__((format(printf, 2, 0)))
-log_vline(const char *level, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 3, 0)))
+log_vline(int priority, const char *level, const char *fmt, va_list ap)
 {
-	char	line[1024];
+	char	line[1024], prefix[8] = "";
 	int	n, m;
 
-	n = snprintf(line, sizeof(line), "%s: %s", log_progname, level);
+	if (log_journal)
+		snprintf(prefix, sizeof(prefix), "<%d>", priority);
+	n = snprintf(line, sizeof(line), "%s%s: %s", prefix, log_progname,
+	    level);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
@@ -58,7 +112,7 @@ log_info(const char *fmt, ...)
 	if (log_quiet)
 		return;
 	va_start(ap, fmt);
-	log_vline("", fmt, ap);
+	log_vline(LOG_PRIORITY_INFO, "", fmt, ap);
 	va_end(ap);
 }
 
@@ -68,7 +122,7 @@ log_warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vline("warning: ", fmt, ap);
+	log_vline(LOG_PRIORITY_WARNING, "warning: ", fmt, ap);
 	va_end(ap);
 }
 
@@ -78,7 +132,7 @@ log_err(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vline("error: ", fmt, ap);
+	log_vline(LOG_PRIORITY_ERR, "error: ", fmt, ap);
 	va_end(ap);
 }
 

@@ -2,7 +2,11 @@
 #ifndef MW_LOG_H
 #define MW_LOG_H
 
-/* Lines start with the program name; call once before logging. */
+/*
+ * Lines start with the program name, and with a syslog priority ("<3>"
+ * error, "<4>" warning, "<6>" info) when standard error is the journal's
+ * stream (JOURNAL_STREAM).  Call once before logging.
+ */
 void	log_init(const char *progname);
 void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -28,8 +28,10 @@
 #include "io.h"
 #include "listener.h"
 #include "log.h"
+#include "notify.h"
 #include "reaper.h"
 #include "service.h"
+#include "stats.h"
 #include "util.h"
 
 static void
@@ -82,6 +84,8 @@ run_cgi(void)
 	}
 	/* One request, one connection: nothing to prepare for. */
 	db_unnamed(svc.db);
+	stats_start(svc.settings.state_dir, svc.settings.state_dir_default);
+	stats_claim();
 	buf_init(&body, (size_t)svc.settings.max_body);
 	handler_serve(&svc.handler, &io, &body);
 	/* The answer is complete once stdout closes; then help the spool. */
@@ -89,6 +93,7 @@ run_cgi(void)
 	close(STDOUT_FILENO);
 	handler_idle(&svc.handler);
 	buf_release(&body);
+	stats_close();
 	service_close(&svc);
 	return 0;
 }
@@ -346,22 +351,43 @@ start_threads(struct worker *w, pthread_t *threads, long n)
 }
 
 /*
+ * Wait for a stop signal; the main process of a lone worker (notifier
+ * set) meanwhile tells systemd how it goes.
+ */
+static void
+wait_stop(const sigset_t *stop, struct notifier *notifier)
+{
+	struct timespec	ts = { .tv_sec = 1 };
+
+	for (;;) {
+		if (notifier != NULL)
+			notifier_tick(notifier);
+		if (sigtimedwait(stop, NULL, notifier != NULL ? &ts : NULL) > 0)
+			break;
+	}
+	if (notifier != NULL)
+		notifier_stopping(notifier);
+}
+
+/*
  * One worker process: its threads serve requests and share one database
  * connection through the group, which stores the events they have in hand
  * together.  The stop signals are blocked in every thread since main()
- * and taken here by sigwait: a request in hand is always finished,
+ * and taken here (wait_stop): a request in hand is always finished,
  * SIGTERM only wakes the threads that wait for one.
  */
 static int
-run_worker(int fd, struct service *svc, const struct listener_peers *peers)
+run_worker(int fd, struct service *svc, const struct listener_peers *peers,
+    struct notifier *notifier)
 {
 	struct worker	 w;
 	pthread_t	*threads = NULL;
 	sigset_t	 stop;
 	long		 i, started = 0, n = svc->settings.threads;
-	int		 pipefd[2] = { -1, -1 }, sig, rc = 1;
+	int		 pipefd[2] = { -1, -1 }, rc = 1;
 
 	stop_signals(&stop);
+	stats_claim();
 	memset(&w, 0, sizeof(w));
 	atomic_init(&w.failed, 0);
 	atomic_init(&w.next_watch, 0);
@@ -383,8 +409,7 @@ run_worker(int fd, struct service *svc, const struct listener_peers *peers)
 	/* jansson seeds its hashes on first use: before the threads. */
 	json_object_seed(0);
 	if ((started = start_threads(&w, threads, n)) == n)
-		while (sigwait(&stop, &sig) != 0)
-			;
+		wait_stop(&stop, notifier);
 	/* Readable from now on: every thread waiting for a request wakes. */
 	if (write(pipefd[1], "", 1) == -1)
 		log_err("wake pipe: %s", strerror(errno));
@@ -428,7 +453,7 @@ spawn(struct pool *p)
 		sigemptyset(&chld);
 		sigaddset(&chld, SIGCHLD);
 		sigprocmask(SIG_UNBLOCK, &chld, NULL);
-		rc = run_worker(p->fd, p->svc, p->peers);
+		rc = run_worker(p->fd, p->svc, p->peers, NULL);
 		service_close(p->svc);
 		io_shutdown();
 		_exit(rc);
@@ -511,7 +536,7 @@ stop_workers(struct pool *p)
  */
 static int
 supervise(int fd, struct service *svc, const struct listener_peers *peers,
-    long n)
+    long n, struct notifier *notifier)
 {
 	struct pool	 p = { .svc = svc, .peers = peers, .fd = fd, .n = n };
 	struct timespec	 ts;
@@ -539,9 +564,12 @@ supervise(int fd, struct service *svc, const struct listener_peers *peers,
 			wait_ms = 1000;
 		ts.tv_sec = wait_ms / 1000;
 		ts.tv_nsec = (wait_ms % 1000) * 1000000;
+		if (!stopping)
+			notifier_tick(notifier);
 		sig = sigtimedwait(&set, NULL, &ts);
 		if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
 			stopping = 1;
+			notifier_stopping(notifier);
 			stop_workers(&p);
 		}
 	}
@@ -580,6 +608,7 @@ run_fastcgi(const struct options *o, int fd)
 {
 	struct listener_peers	 peers;
 	struct service		 svc;
+	struct notifier		 notifier;
 	struct error		 err;
 	long			 workers = o->workers;
 	int			 rc = 1;
@@ -592,8 +621,12 @@ run_fastcgi(const struct options *o, int fd)
 	}
 	if (workers == 0)
 		workers = svc.settings.workers;
-	rc = workers > 1 ? supervise(fd, &svc, &peers, workers) :
-	    run_worker(fd, &svc, &peers);
+	/* Mapped before the workers fork: they share it. */
+	stats_start(svc.settings.state_dir, 0);
+	notifier_init(&notifier, &svc, workers);
+	rc = workers > 1 ? supervise(fd, &svc, &peers, workers, &notifier) :
+	    run_worker(fd, &svc, &peers, &notifier);
+	stats_close();
 done:
 	service_close(&svc);
 	return rc;

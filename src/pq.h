@@ -18,6 +18,7 @@ struct db {
 	int			 prepare;	/* named statements may be used */
 	int			 prepared;	/* our statement, on conn */
 	int			 unreachable;	/* the last connect failed */
+	int			 connected;	/* once: the next is a reconnect */
 	char			 timeout[24];	/* statement_timeout, in ms */
 };
 

@@ -38,6 +38,7 @@ settings_release(struct settings *s)
 	}
 	explicit_bzero(s->signing_keys, sizeof(s->signing_keys));
 	free(s->spool_dir);
+	free(s->state_dir);
 	settings_init(s);
 }
 
@@ -170,6 +171,25 @@ load_listener(struct settings *s, struct error *err)
 	return 0;
 }
 
+/* An absolute directory, from name or else dflt; *dflt_used says which. */
+static int
+load_dir(const char *name, const char *dflt, char **out, int *dflt_used,
+    struct error *err)
+{
+	if (dup_env(name, out, err) == -1)
+		return -1;
+	if ((*dflt_used = *out == NULL) && (*out = strdup(dflt)) == NULL) {
+		error_set(err, ERROR_INTERNAL, "", "out of memory");
+		return -1;
+	}
+	if ((*out)[0] != '/') {
+		error_set(err, ERROR_INTERNAL, "", "%s \"%.80s\" is not an "
+		    "absolute path", name, *out);
+		return -1;
+	}
+	return 0;
+}
+
 int
 settings_load(struct settings *s, struct error *err)
 {
@@ -241,7 +261,9 @@ settings_load(struct settings *s, struct error *err)
 	if (env_long("MEETERGO_WEBHOOK_PREPARE", 0, 1, &prepare, err) == -1)
 		goto fail;
 	s->prepare = prepare == 1;
-	if (load_listener(s, err) == -1)
+	if (load_listener(s, err) == -1 ||
+	    load_dir("MEETERGO_WEBHOOK_STATE_DIR", SETTINGS_DEFAULT_STATE_DIR,
+	    &s->state_dir, &s->state_dir_default, err) == -1)
 		goto fail;
 	return 0;
 fail:

@@ -19,6 +19,7 @@
 #define SETTINGS_DEFAULT_SPOOL_BYTES	(256L * 1024 * 1024)
 #define SETTINGS_DEFAULT_PARAMS_MS	2000L
 #define SETTINGS_DEFAULT_BODY_MS	30000L
+#define SETTINGS_DEFAULT_STATE_DIR	"/run/meetergo-webhook"
 
 enum auth_mode {
 	AUTH_TOKEN,
@@ -57,6 +58,9 @@ struct settings {
 	long		 params_timeout_ms;	/* up to its parameters */
 	long		 body_timeout_ms;	/* then its body */
 	int		 listen_public;	/* a listener not on loopback */
+	/* the shared counters (stats.h); never NULL once loaded */
+	char		*state_dir;
+	int		 state_dir_default;	/* not set: the default */
 };
 
 void	settings_init(struct settings *);

@@ -7,7 +7,10 @@
 #  (b) LISTEN_FDS=1 with the socket on fd 3 and LISTEN_PID the responder's
 #      pid (systemd-socket-activate), and the cases it must refuse;
 #  (c) SIGTERM ends the responder with status 0, also in the middle of a
-#      request, which still gets its answer.
+#      request, which still gets its answer;
+#  (d) Type=notify: READY=1 and STATUS= reach a datagram socket named by
+#      NOTIFY_SOCKET (a path, or an abstract "@name"), READY=1 only once
+#      the database answers, the status refreshed, STOPPING=1 at the end.
 # And the shipped units pass "systemd-analyze verify".  Each case starts
 # the responders it needs and stops them.
 
@@ -196,6 +199,88 @@ sigterm_mid_request() {
 }
 test_case "(c) SIGTERM in the middle of a request" sigterm_mid_request
 
+# --- (d) Type=notify -----------------------------------------------------------
+
+# notify_listen NAME: a datagram socket NAME (a path, or "@name" for an
+# abstract one) whose messages perl appends to $NOTIFY_OUT, each
+# followed by a line ".".
+# shellcheck disable=SC2016 # perl code
+notify_listen() {
+	perl -MIO::Socket::UNIX -e '
+		my ($name, $out) = @ARGV;
+		$name =~ s/^@/\0/;
+		my $s = IO::Socket::UNIX->new(Type => SOCK_DGRAM(),
+		    Local => $name) or die "notify socket: $!";
+		open(my $o, ">>", $out) or die "$out: $!";
+		$o->autoflush(1);
+		print $o "listening\n.\n";
+		while (defined($s->recv(my $m, 4096))) { print $o "$m\n.\n"; }' \
+	    "$1" "$NOTIFY_OUT" 2>>"$PG_TMP/notify-listen.log" &
+	track_pid "$!"
+	notify_wait '^listening$' 50 || bail_out "no notify socket $1"
+}
+
+# notify_wait ERE [TENTHS]: until a line of $NOTIFY_OUT matches, at
+# most TENTHS tenths of a second (default 300).
+notify_wait() {
+	for _ in $(seq 1 "${2:-300}"); do
+		grep -Eq -- "$1" "$NOTIFY_OUT" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+notify_workers() {
+	local sock=$W/notify.sock
+	NOTIFY_OUT=$W/notify-workers.out
+	mkdir -p "$PG_TMP/state"
+	notify_listen "$sock"
+	fcgi_start notify NOTIFY_SOCKET="$sock" \
+	    MEETERGO_WEBHOOK_STATE_DIR="$PG_TMP/state" -- --workers 2
+	notify_wait '^READY=1$'
+	ok $? "(d) two workers: READY=1 arrives"
+	like "$(grep -A1 '^READY=1$' "$NOTIFY_OUT" | sed -n 2p)" \
+	    '^STATUS=2 workers; counted: 0 stored, ' \
+	    "(d) ... with STATUS=, in one message"
+	FCGI_SOCK=$PG_TMP/notify.sock
+	variant "$FIXTURES/booking_created.flat.json" "$W/notify.json" \
+	    id=socket-notify-0001
+	post fcgi "$W/notify.json"
+	is "$STATUS $BODY" '200 {"status":"stored"}' "(d) a delivery stored"
+	notify_wait '^STATUS=2 workers; counted: 1 stored, ' 400
+	ok $? "(d) the status is refreshed: 1 stored"
+	fcgi_stop notify
+	notify_wait '^STOPPING=1$'
+	ok $? "(d) SIGTERM: STOPPING=1"
+	is "$(grep -c '^READY=1$' "$NOTIFY_OUT")" 1 "(d) READY=1 once"
+}
+
+# One worker (no supervisor), an abstract socket, the database stopped
+# and no spool: not ready until the database is back.
+notify_waits() {
+	local name=@meetergo-test-notify-$$
+	NOTIFY_OUT=$W/notify-wait.out
+	notify_listen "$name"
+	pg_stop
+	fcgi_start wait NOTIFY_SOCKET="$name"
+	notify_wait '^STATUS=waiting for the database \(.*unreachable'
+	ok $? "(d) the database away: STATUS=waiting for the database (why)"
+	! grep -q '^READY=1$' "$NOTIFY_OUT"
+	ok $? "(d) ... and no READY=1"
+	pg_start_again
+	notify_wait '^READY=1$'
+	ok $? "(d) READY=1 once the database is back"
+	like "$(grep -A1 '^READY=1$' "$NOTIFY_OUT" | sed -n 2p)" \
+	    '^STATUS=1 worker($|;)' "(d) ... STATUS=1 worker"
+	fcgi_stop wait
+}
+if [ "$have_perl" = yes ]; then
+	test_case "(d) Type=notify, two workers" notify_workers
+	test_case "(d) Type=notify, waiting for the database" notify_waits
+else
+	pass "# SKIP (d) Type=notify: perl not installed"
+fi
+
 # --- the shipped units ------------------------------------------------------
 
 units() {
@@ -217,6 +302,9 @@ units() {
 	grep -qx "ExecStart=$WEB_DIR/sbin/meetergo-webhook" \
 	    "$u/meetergo-webhook.service"
 	ok $? "the service's ExecStart is @sbindir@/meetergo-webhook"
+	grep -qx "Type=notify" "$u/meetergo-webhook.service" &&
+	    grep -qx "NotifyAccess=main" "$u/meetergo-webhook.service"
+	ok $? "the service is Type=notify, from its main process"
 }
 if command -v systemd-analyze >/dev/null 2>&1; then
 	test_case "the shipped units" units

@@ -29,6 +29,7 @@ static const char *const vars[] = {
 	"MEETERGO_WEBHOOK_PARAMS_TIMEOUT_MS",
 	"MEETERGO_WEBHOOK_BODY_TIMEOUT_MS",
 	"MEETERGO_WEBHOOK_LISTEN_PUBLIC",
+	"MEETERGO_WEBHOOK_STATE_DIR",
 };
 
 /* Each test starts from an environment without our settings. */
@@ -99,6 +100,8 @@ test_defaults(void **state)
 	assert_int_equal(s.params_timeout_ms, 2000);
 	assert_int_equal(s.body_timeout_ms, 30000);
 	assert_int_equal(s.listen_public, 0);
+	assert_string_equal(s.state_dir, "/run/meetergo-webhook");
+	assert_int_equal(s.state_dir_default, 1);
 	settings_release(&s);
 }
 
@@ -130,17 +133,28 @@ test_strings(void **state)
 
 	setenv("MEETERGO_WEBHOOK_DSN", "host=/run/postgresql dbname=mw", 1);
 	setenv("MEETERGO_WEBHOOK_SPOOL_DIR", "/var/spool/meetergo", 1);
+	setenv("MEETERGO_WEBHOOK_STATE_DIR", "/run/mw-a", 1);
 	setenv("MEETERGO_WEBHOOK_SIGNING_SECRET",
 	    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_b3RoZXI=", 1);
 	load_ok(&s);
 	assert_string_equal(s.dsn, "host=/run/postgresql dbname=mw");
 	assert_string_equal(s.spool_dir, "/var/spool/meetergo");
+	assert_string_equal(s.state_dir, "/run/mw-a");
+	assert_int_equal(s.state_dir_default, 0);
 	/* Decoded once, here: 24 bytes, then "other". */
 	assert_int_equal(s.nsigning_keys, 2);
 	assert_int_equal(s.signing_keys[0].len, 24);
 	assert_int_equal(s.signing_keys[1].len, 5);
 	assert_memory_equal(s.signing_keys[1].key, "other", 5);
 	settings_release(&s);
+}
+
+/* The directories must be absolute paths. */
+static void
+test_relative_dirs(void **state)
+{
+	load_fails("MEETERGO_WEBHOOK_STATE_DIR", "run/meetergo-webhook");
+	load_fails("MEETERGO_WEBHOOK_SPOOL_DIR", "spool");
 }
 
 /* A signing secret that cannot be decoded stops the start. */
@@ -517,6 +531,7 @@ main(void)
 		cmocka_unit_test_setup(test_keep_secret, clean_env),
 		cmocka_unit_test_setup(test_listener, clean_env),
 		cmocka_unit_test_setup(test_reload, clean_env),
+		cmocka_unit_test_setup(test_relative_dirs, clean_env),
 		cmocka_unit_test(test_parse_long),
 		cmocka_unit_test(test_parse_long_null),
 	};
