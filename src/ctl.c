@@ -1,4 +1,4 @@
-/* meetergo-webhookctl: migrate, check, drain, replay, ingest. */
+/* meetergo-webhookctl: migrate, check, drain, replay, ingest, prune, forget. */
 #include "config.h"
 
 #include <errno.h>
@@ -14,9 +14,11 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "erase.h"
 #include "log.h"
 #include "replay.h"
 #include "response.h"
+#include "retention.h"
 #include "schema.h"
 #include "service.h"
 #include "spool.h"
@@ -49,6 +51,12 @@ usage(FILE *f)
 	    "                 the spool directory's owner\n"
 	    "  replay         rebuild the booking tables from the event log\n"
 	    "  ingest FILE... store payload files as if they were delivered\n"
+	    "  prune --older-than DURATION [--dry-run]\n"
+	    "                 delete events and set-aside spool files older\n"
+	    "                 than DURATION (90d; s, m, h, d or w)\n"
+	    "  forget --email ADDRESS [--dry-run]\n"
+	    "                 erase a person's data from the tables, the\n"
+	    "                 payloads and the spool\n"
 	    "\n"
 	    "options:\n"
 	    "  --sql-dir DIR  migrations directory (default %s,\n"
@@ -343,6 +351,23 @@ cmd_ingest(struct ctl *c, int argc, char **argv)
 	return bad;
 }
 
+/* As drain does, so that rewritten spool files stay the owner's. */
+static int
+cmd_prune(struct ctl *c, int argc, char **argv)
+{
+	if (become_spool_owner(&c->svc.settings, "prune") == -1)
+		return 1;
+	return retention_cmd(&c->svc, argc, argv);
+}
+
+static int
+cmd_forget(struct ctl *c, int argc, char **argv)
+{
+	if (become_spool_owner(&c->svc.settings, "forget") == -1)
+		return 1;
+	return erase_cmd(&c->svc, argc, argv);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -361,6 +386,8 @@ main(int argc, char *argv[])
 		{ "drain",	cmd_drain },
 		{ "replay",	cmd_replay },
 		{ "ingest",	cmd_ingest },
+		{ "prune",	cmd_prune },
+		{ "forget",	cmd_forget },
 	};
 	struct ctl	 c;
 	struct error	 err;
