@@ -169,8 +169,10 @@ $fn$;
 -- p_doc without the person: their own objects lose their personal keys
 -- (their values become null), an element of an "attendees" array that is
 -- theirs goes, "answers" that hold the address (a form they submitted)
--- become [], and any other string holding a term becomes null.  What
--- holds no term is returned as it is.
+-- become [], and any other string holding a term becomes null; but within
+-- another person's object (one with another "email") only the address is
+-- a term: a namesake keeps their name and phone.  What holds no term is
+-- returned as it is.
 CREATE FUNCTION meetergo.forget_walk(p_doc jsonb, p_email text,
                                      p_terms text[])
 RETURNS jsonb
@@ -198,6 +200,9 @@ BEGIN
         RETURN v_out;
     WHEN 'object' THEN
         v_own := meetergo.forget_owns(p_doc, p_email);
+        IF NOT v_own AND jsonb_typeof(p_doc->'email') = 'string' THEN
+            p_terms := ARRAY[p_email];
+        END IF;
         v_out := '{}';
         FOR v_key, v_val IN SELECT * FROM jsonb_each(p_doc) LOOP
             IF v_own AND v_key = ANY (meetergo.forget_keys()) THEN
@@ -276,7 +281,8 @@ $fn$;
 -- from every table of the schema, in the caller's transaction: their
 -- attendee rows go, their host and employee rows keep their ids and lose
 -- the rest that names them, and every payload and free-text column is
--- walked.  One row per table, with the rows deleted or changed: a second
+-- walked.  Other people's rows keep their columns: a namesake is not the
+-- person.  One row per table, with the rows deleted or changed: a second
 -- run changes none.
 CREATE FUNCTION meetergo.forget(p_email text, p_terms text[])
 RETURNS TABLE (relation text, changed bigint)
@@ -326,11 +332,10 @@ BEGIN
                    CASE WHEN lower(o.email) = lower(p_email) THEN NULL
                         ELSE o.email END,
                    CASE WHEN lower(o.email) = lower(p_email) THEN NULL
-                        ELSE meetergo.forget_text(o.full_name, p_terms) END,
+                        ELSE o.full_name END,
                    meetergo.forget_walk(o.payload, p_email, p_terms)
               FROM meetergo.employees o
              WHERE lower(o.email) = lower(p_email)
-                OR meetergo.forget_holds(o.full_name, p_terms, false)
                 OR meetergo.forget_holds(o.payload::text, p_terms, true))
            AS n(id, email, full_name, payload)
      WHERE e.id = n.id

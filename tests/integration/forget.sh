@@ -20,6 +20,8 @@ EMAIL=zelda.quist@example.net
 NAME='Zelda Quist'
 PHONE='+49 151 2345 6789'
 LAST=Quist
+# Someone else of the same name, who must keep it.
+NAMESAKE=zelda.quist@other.example
 
 # zelda: the person as an attendee, as JSON.
 zelda() {
@@ -82,15 +84,19 @@ tables() {
 		WHERE n.nspname = 'meetergo' AND c.relkind = 'r' ORDER BY 1"
 }
 
+# A row that holds the person: their address or phone, or their name
+# where the namesake is not.
+HOLDS="(t::text ILIKE '%$EMAIL%' OR t::text ILIKE '%$PHONE%'
+	OR ((t::text ILIKE '%$NAME%' OR t::text ILIKE '%$LAST%')
+	    AND t::text NOT ILIKE '%$NAMESAKE%'))"
+
 # found: "TABLE N" for every table whose rows hold the person, and the
 # spool files that do; nothing when they are gone.
 found() {
 	local t
 	for t in $(tables); do
 		pg_sql "SELECT '$t ' || count(*) FROM meetergo.$t t
-			WHERE t::text ILIKE '%$EMAIL%' OR t::text ILIKE '%$NAME%'
-			   OR t::text ILIKE '%$PHONE%' OR t::text ILIKE '%$LAST%'
-			HAVING count(*) > 0"
+			WHERE $HOLDS HAVING count(*) > 0"
 	done
 	grep -rilF -e "$EMAIL" -e "$NAME" -e "$PHONE" -e "$LAST" "$SP"
 }
@@ -102,9 +108,7 @@ others() {
 	{
 	for t in $(tables); do
 		pg_sql "SELECT '$t ' || md5(t::text) FROM meetergo.$t t
-			WHERE NOT (t::text ILIKE '%$EMAIL%'
-			   OR t::text ILIKE '%$NAME%' OR t::text ILIKE '%$PHONE%'
-			   OR t::text ILIKE '%$LAST%')"
+			WHERE NOT $HOLDS"
 	done
 	grep -rLiF -e "$EMAIL" -e "$NAME" -e "$PHONE" -e "$LAST" "$SP" \
 	    --include='*.event' | xargs -r sha256sum
@@ -150,6 +154,11 @@ setup() {
 	    "$CARL" "$ZELDA_HOST"
 	booking "$W/o1.json" booking_created other-1 2025-04-30T08:15:40Z \
 	    "$ANA, $CARL"
+	booking "$W/n1.json" booking_created namesake-1 2025-04-30T08:15:40Z \
+	    "{\"id\": \"n1\", \"email\": \"$NAMESAKE\", \"fullname\": \"$NAME\", \"phone\": \"+1 555 0100\"}"
+	variant "$FIXTURES/new_employee.flat.json" "$W/e2.json" \
+	    id=emp-namesake email=$NAMESAKE givenName=Zelda familyName=Quist \
+	    fullName="$NAME" slug=zelda-quist-2
 	variant "$FIXTURES/new_employee.flat.json" "$W/e1.json" id=emp-z \
 	    email=ZELDA.QUIST@EXAMPLE.NET givenName=Zelda familyName=Quist \
 	    fullName="$NAME" slug=zelda-quist
@@ -169,7 +178,8 @@ setup() {
 }
 EOF
 	deliver "$W/g1.json" "$W/g2.json" "$W/s1.json" "$W/s2.json" \
-	    "$W/h1.json" "$W/o1.json" "$W/e1.json" "$W/f1.json" \
+	    "$W/h1.json" "$W/o1.json" "$W/n1.json" "$W/e1.json" \
+	    "$W/e2.json" "$W/f1.json" \
 	    "$FIXTURES/new_employee.flat.json" \
 	    "$FIXTURES/form_submission.flat.json" \
 	    "$FIXTURES/booking_created.flat.json"
@@ -220,6 +230,10 @@ forget_once() {
 	    "everyone else's rows and spool files: unchanged"
 	like "$(wc -l <"$W/others-before")" '^[1-9][0-9]+$' \
 	    "those are a good many rows and files"
+	is "$(pg_sql "SELECT count(*) FROM meetergo.booking_attendees
+		WHERE email = '$NAMESAKE' AND fullname = '$NAME'")|$(pg_sql \
+	    "SELECT full_name FROM meetergo.employees WHERE id = 'emp-namesake'")" \
+	    "1|$NAME" "the namesake keeps their name"
 	like "$(cat "$W/forget.err")" "forget: address sha256 [0-9a-f]{12}:" \
 	    "forget logs a hash of the address"
 	unlike "$(cat "$W/forget.err")" "[Zz]elda|[Qq]uist|example.net" \
@@ -250,7 +264,7 @@ what_stays() {
 	is "$(pg_sql "SELECT payload->'answers' FROM meetergo.form_submissions
 		WHERE submission_id = 'form-z'")" "[]" \
 	    "the person's form submission lost its answers"
-	is "$(pg_sql "SELECT count(*) FROM meetergo.webhook_events")" 11 \
+	is "$(pg_sql "SELECT count(*) FROM meetergo.webhook_events")" 13 \
 	    "every event stays, keyed as delivered"
 	[ -f "$WAITING" ] && [ -f "$ASIDE" ] && [ -f "$ASIDE.reason" ]
 	ok $? "the spool files keep their names"
