@@ -150,20 +150,29 @@ AS $fn$
                AND length(v.term) >= 4) AS t(term)
 $fn$;
 
--- Does text (a JSON document's text when json) hold one of the terms?
+-- Does a string hold one of the terms, as a whole: not as a part of a
+-- longer address, word or number ("ann@example.org" is not in
+-- "joann@example.org", "Ann Lee" not in "Ann Leeds")?  With p_json, p_text
+-- is a JSON document's text, and the test is a cheaper one that never
+-- misses: does it contain a term at all (as JSON would write it)?
 CREATE FUNCTION meetergo.forget_holds(p_text text, p_terms text[],
                                       p_json boolean)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT EXISTS (SELECT 1
-                     FROM unnest(p_terms) t(term)
-                    WHERE strpos(lower(p_text),
-                                 lower(CASE WHEN p_json
-                                            THEN btrim(to_jsonb(t.term)::text,
-                                                       '"')
-                                            ELSE t.term END)) > 0)
+    SELECT EXISTS (
+        SELECT 1
+          FROM unnest(p_terms) t(term)
+         WHERE CASE WHEN p_json
+                    THEN strpos(lower(p_text),
+                                lower(btrim(to_jsonb(t.term)::text, '"'))) > 0
+                    ELSE p_text ~* ('(?<![[:alnum:]_.%+-])'
+                                    || regexp_replace(t.term,
+                                                      '([^[:alnum:] ])',
+                                                      '\\\1', 'g')
+                                    || '(?![[:alnum:]_-]|\.[[:alnum:]])')
+               END)
 $fn$;
 
 -- p_doc without the person: their own objects lose their personal keys
@@ -208,8 +217,12 @@ BEGIN
             IF v_own AND v_key = ANY (meetergo.forget_keys()) THEN
                 v_val := 'null';
             ELSIF v_key = 'answers'
-                  AND meetergo.forget_holds(v_val::text, ARRAY[p_email],
-                                            true) THEN
+                  AND EXISTS (SELECT 1
+                                FROM jsonb_path_query(v_val, 'strict $.**') a
+                               WHERE jsonb_typeof(a) = 'string'
+                                 AND meetergo.forget_holds(a #>> '{}',
+                                                           ARRAY[p_email],
+                                                           false)) THEN
                 v_val := '[]';
             ELSIF v_key = 'attendees' AND jsonb_typeof(v_val) = 'array' THEN
                 SELECT coalesce(jsonb_agg(a.e ORDER BY a.n), '[]')

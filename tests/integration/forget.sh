@@ -56,6 +56,7 @@ EOF
 ANA='{"id": "a1", "email": "ana@example.org", "firstname": "Ana", "lastname": "Lima", "fullname": "Ana Lima", "phone": "+351 912 000 111"}'
 BO='{"id": "a3", "email": "bo@example.org", "firstname": "Bo", "lastname": "Berg", "fullname": "Bo Berg"}'
 CARL='{"id": "a4", "email": "carl@example.org", "fullname": "Carl Other"}'
+MARA='{"id": "a5", "email": "mazelda.quist@example.net", "fullname": "Mara Zeldin"}'
 ZELDA_HOST='{"id": "h-zelda", "email": "Zelda.Quist@example.net", "givenName": "Zelda", "familyName": "Quist", "fullName": "Zelda Quist", "slug": "zelda-quist", "picture": "https://cdn.example/zelda-quist.png"}'
 
 deliver() {		# FILE...: post each; all must be answered 200
@@ -86,9 +87,16 @@ tables() {
 
 # A row that holds the person: their address or phone, or their name
 # where the namesake is not.
-HOLDS="(t::text ILIKE '%$EMAIL%' OR t::text ILIKE '%$PHONE%'
-	OR ((t::text ILIKE '%$NAME%' OR t::text ILIKE '%$LAST%')
+# The address as a whole, not the end of a longer one ($SUFFIXED).
+EMAIL_RE="(^|[^a-z0-9._%+-])${EMAIL//./\\.}"
+SUFFIXED=mazelda.quist@example.net
+# The last name alone, but not within that other address.
+LAST_RE="(^|[^a-z0-9.])$LAST([^a-z0-9@]|\$)"
+HOLDS="(t::text ~* '$EMAIL_RE' OR t::text ILIKE '%$PHONE%'
+	OR ((t::text ILIKE '%$NAME%' OR t::text ~* '$LAST_RE')
 	    AND t::text NOT ILIKE '%$NAMESAKE%'))"
+# The same for grep -E: the address, the name, the phone, the last name.
+TEXT_RE="$EMAIL_RE|$NAME|\\${PHONE}|$LAST_RE"
 
 # found: "TABLE N" for every table whose rows hold the person, and the
 # spool files that do; nothing when they are gone.
@@ -98,7 +106,7 @@ found() {
 		pg_sql "SELECT '$t ' || count(*) FROM meetergo.$t t
 			WHERE $HOLDS HAVING count(*) > 0"
 	done
-	grep -rilF -e "$EMAIL" -e "$NAME" -e "$PHONE" -e "$LAST" "$SP"
+	grep -rilE -e "$TEXT_RE" "$SP"
 }
 
 # others FILE: a digest of each row that does not hold the person, of
@@ -110,7 +118,7 @@ others() {
 		pg_sql "SELECT '$t ' || md5(t::text) FROM meetergo.$t t
 			WHERE NOT $HOLDS"
 	done
-	grep -rLiF -e "$EMAIL" -e "$NAME" -e "$PHONE" -e "$LAST" "$SP" \
+	grep -rLiE -e "$TEXT_RE" "$SP" \
 	    --include='*.event' | xargs -r sha256sum
 	} | sort >"$1"
 }
@@ -153,7 +161,7 @@ setup() {
 	booking "$W/h1.json" booking_created host-z 2025-04-30T08:15:40Z \
 	    "$CARL" "$ZELDA_HOST"
 	booking "$W/o1.json" booking_created other-1 2025-04-30T08:15:40Z \
-	    "$ANA, $CARL"
+	    "$ANA, $CARL, $MARA"
 	booking "$W/n1.json" booking_created namesake-1 2025-04-30T08:15:40Z \
 	    "{\"id\": \"n1\", \"email\": \"$NAMESAKE\", \"fullname\": \"$NAME\", \"phone\": \"+1 555 0100\"}"
 	variant "$FIXTURES/new_employee.flat.json" "$W/e2.json" \
@@ -234,6 +242,9 @@ forget_once() {
 		WHERE email = '$NAMESAKE' AND fullname = '$NAME'")|$(pg_sql \
 	    "SELECT full_name FROM meetergo.employees WHERE id = 'emp-namesake'")" \
 	    "1|$NAME" "the namesake keeps their name"
+	is "$(pg_sql "SELECT count(*) FROM meetergo.booking_attendees
+		WHERE email = '$SUFFIXED'")" 1 \
+	    "an address that ends in the person's is someone else's"
 	like "$(cat "$W/forget.err")" "forget: address sha256 [0-9a-f]{12}:" \
 	    "forget logs a hash of the address"
 	unlike "$(cat "$W/forget.err")" "[Zz]elda|[Qq]uist|example.net" \
