@@ -753,29 +753,42 @@ put_back(struct drain *d, const char *name)
 	return 0;
 }
 
+/*
+ * Open the spool and list failed/ into *names, sorted: 1, or 0 when
+ * nothing was ever set aside, or -1 with err set.
+ */
+static int
+open_aside(struct drain *d, const struct spool *s, char ***names, size_t *n,
+    struct error *err)
+{
+	if (drain_open(d, s, err) == -1)
+		return -1;
+	if (open_failed(d, 0) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		error_set(err, ERROR_INTERNAL, "", "spool \"%s/%s\" cannot be "
+		    "used: %s", s->dir, SPOOL_FAILED, strerror(errno));
+		return -1;
+	}
+	if ((*names = list_names(d->ffd, is_event_name, n)) == NULL) {
+		error_set(err, ERROR_INTERNAL, "", "spool \"%s/%s\" cannot be "
+		    "read: %s", s->dir, SPOOL_FAILED, strerror(errno));
+		return -1;
+	}
+	return 1;
+}
+
 int
 spool_retry_failed(const struct spool *s, long *moved, struct error *err)
 {
 	struct drain	  d;
 	char		**names = NULL;
 	size_t		  n = 0, i;
-	int		  rc = -1;
+	int		  r, rc = -1;
 
 	*moved = 0;
-	if (drain_open(&d, s, err) == -1)
-		goto out;
-	if (open_failed(&d, 0) == -1) {
-		if (errno == ENOENT)
-			rc = 0;		/* nothing was ever set aside */
-		else
-			error_set(err, ERROR_INTERNAL, "", "spool \"%s/%s\" "
-			    "cannot be used: %s", s->dir, SPOOL_FAILED,
-			    strerror(errno));
-		goto out;
-	}
-	if ((names = list_names(d.ffd, is_event_name, &n)) == NULL) {
-		error_set(err, ERROR_INTERNAL, "", "spool \"%s/%s\" cannot be "
-		    "read: %s", s->dir, SPOOL_FAILED, strerror(errno));
+	if ((r = open_aside(&d, s, &names, &n, err)) != 1) {
+		rc = r;
 		goto out;
 	}
 	for (i = 0; i < n; i++)
@@ -834,23 +847,11 @@ spool_prune_failed(const struct spool *s, time_t before, int dry_run,
 	char		**names = NULL;
 	size_t		  n = 0, i;
 	time_t		  t;
-	int		  rc = -1;
+	int		  r, rc = -1;
 
 	*removed = 0;
-	if (drain_open(&d, s, err) == -1)
-		goto out;
-	if (open_failed(&d, 0) == -1) {
-		if (errno == ENOENT)
-			rc = 0;		/* nothing was ever set aside */
-		else
-			error_set(err, ERROR_INTERNAL, "", "spool \"%s/%s\" "
-			    "cannot be used: %s", s->dir, SPOOL_FAILED,
-			    strerror(errno));
-		goto out;
-	}
-	if ((names = list_names(d.ffd, is_event_name, &n)) == NULL) {
-		error_set(err, ERROR_INTERNAL, "", "spool \"%s/%s\" cannot be "
-		    "read: %s", s->dir, SPOOL_FAILED, strerror(errno));
+	if ((r = open_aside(&d, s, &names, &n, err)) != 1) {
+		rc = r;
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
