@@ -290,14 +290,11 @@ AS $fn$
             SELECT unnest(meetergo.forget_terms(doc, p_email)) FROM docs) x(t)
 $fn$;
 
--- Erase the person of p_email, named also by p_terms (forget_collect),
--- from every table of the schema, in the caller's transaction: their
--- attendee rows go, their host and employee rows keep their ids and lose
--- the rest that names them, and every payload and free-text column is
--- walked.  Other people's rows keep their columns: a namesake is not the
--- person.  One row per table, with the rows deleted or changed: a second
--- run changes none.
-CREATE FUNCTION meetergo.forget(p_email text, p_terms text[])
+-- The person's rows, in the caller's transaction: their attendee rows
+-- go, their host and employee rows keep their ids and lose the rest that
+-- names them.  Other people's rows keep their columns: a namesake is not
+-- the person.  One row per table, with the rows deleted or changed.
+CREATE FUNCTION meetergo.forget_rows(p_email text, p_terms text[])
 RETURNS TABLE (relation text, changed bigint)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -313,28 +310,6 @@ BEGIN
     UPDATE meetergo.booking_hosts
        SET email = NULL, full_name = NULL, slug = NULL
      WHERE lower(email) = lower(p_email);
-    GET DIAGNOSTICS changed = ROW_COUNT;
-    RETURN NEXT;
-
-    relation := 'bookings';
-    UPDATE meetergo.bookings b
-       SET payload = n.payload, cancel_reason = n.cancel_reason,
-           location = n.location, meeting_link = n.meeting_link
-      FROM (SELECT o.id,
-                   meetergo.forget_walk(o.payload, p_email, p_terms),
-                   meetergo.forget_text(o.cancel_reason, p_terms),
-                   meetergo.forget_text(o.location, p_terms),
-                   meetergo.forget_text(o.meeting_link, p_terms)
-              FROM meetergo.bookings o
-             WHERE meetergo.forget_holds(o.payload::text, p_terms, true)
-                OR meetergo.forget_holds(o.cancel_reason, p_terms, false)
-                OR meetergo.forget_holds(o.location, p_terms, false)
-                OR meetergo.forget_holds(o.meeting_link, p_terms, false))
-           AS n(id, payload, cancel_reason, location, meeting_link)
-     WHERE b.id = n.id
-       AND (b.payload, b.cancel_reason, b.location, b.meeting_link)
-           IS DISTINCT FROM
-           (n.payload, n.cancel_reason, n.location, n.meeting_link);
     GET DIAGNOSTICS changed = ROW_COUNT;
     RETURN NEXT;
 
@@ -354,6 +329,39 @@ BEGIN
      WHERE e.id = n.id
        AND (e.email, e.full_name, e.payload)
            IS DISTINCT FROM (n.email, n.full_name, n.payload);
+    GET DIAGNOSTICS changed = ROW_COUNT;
+    RETURN NEXT;
+END
+$fn$;
+
+-- The payloads and free-text columns that name the person, walked
+-- (forget_walk), in the caller's transaction.  One row per table, with
+-- the rows changed.
+CREATE FUNCTION meetergo.forget_payloads(p_email text, p_terms text[])
+RETURNS TABLE (relation text, changed bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    relation := 'bookings';
+    UPDATE meetergo.bookings b
+       SET payload = n.payload, cancel_reason = n.cancel_reason,
+           location = n.location, meeting_link = n.meeting_link
+      FROM (SELECT o.id,
+                   meetergo.forget_walk(o.payload, p_email, p_terms),
+                   meetergo.forget_text(o.cancel_reason, p_terms),
+                   meetergo.forget_text(o.location, p_terms),
+                   meetergo.forget_text(o.meeting_link, p_terms)
+              FROM meetergo.bookings o
+             WHERE meetergo.forget_holds(o.payload::text, p_terms, true)
+                OR meetergo.forget_holds(o.cancel_reason, p_terms, false)
+                OR meetergo.forget_holds(o.location, p_terms, false)
+                OR meetergo.forget_holds(o.meeting_link, p_terms, false))
+           AS n(id, payload, cancel_reason, location, meeting_link)
+     WHERE b.id = n.id
+       AND (b.payload, b.cancel_reason, b.location, b.meeting_link)
+           IS DISTINCT FROM
+           (n.payload, n.cancel_reason, n.location, n.meeting_link);
     GET DIAGNOSTICS changed = ROW_COUNT;
     RETURN NEXT;
 
@@ -389,8 +397,24 @@ BEGIN
 END
 $fn$;
 
+-- Erase the person of p_email, named also by p_terms (forget_collect),
+-- from every table of the schema, in the caller's transaction.  One row
+-- per table, with the rows deleted or changed: a second run changes none.
+CREATE FUNCTION meetergo.forget(p_email text, p_terms text[])
+RETURNS TABLE (relation text, changed bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    RETURN QUERY SELECT * FROM meetergo.forget_rows(p_email, p_terms);
+    RETURN QUERY SELECT * FROM meetergo.forget_payloads(p_email, p_terms);
+END
+$fn$;
+
 REVOKE ALL ON FUNCTION meetergo.event_subject(text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION meetergo.prune_events(timestamptz, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION meetergo.prune_count(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION meetergo.forget_collect(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION meetergo.forget_rows(text, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION meetergo.forget_payloads(text, text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION meetergo.forget(text, text[]) FROM PUBLIC;

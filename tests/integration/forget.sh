@@ -141,8 +141,8 @@ counts() {
 
 WANT='booking_attendees 2
 booking_hosts 1
-bookings 3
 employees 1
+bookings 3
 form_submissions 1
 webhook_events 7
 spool files 2'
