@@ -59,25 +59,6 @@ CARL='{"id": "a4", "email": "carl@example.org", "fullname": "Carl Other"}'
 MARA='{"id": "a5", "email": "mazelda.quist@example.net", "fullname": "Mara Zeldin"}'
 ZELDA_HOST='{"id": "h-zelda", "email": "Zelda.Quist@example.net", "givenName": "Zelda", "familyName": "Quist", "fullName": "Zelda Quist", "slug": "zelda-quist", "picture": "https://cdn.example/zelda-quist.png"}'
 
-deliver() {		# FILE...: post each; all must be answered 200
-	local f
-	for f in "$@"; do
-		post fcgi "$f"
-		[ "$STATUS" = 200 ] || diag "$(basename "$f"): $STATUS $BODY"
-		[ "$STATUS" = 200 ] || return 1
-	done
-}
-
-# spool_file DIR BODY: BODY as a file spooled now in DIR, named as the
-# responder names it (the key is the SHA-256 of the body as delivered).
-spool_file() {
-	local name
-	name=$(printf '%s.%06d.%s.event' "$(date +%s)" "$((RANDOM % 1000000))" \
-	    "$(event_key "$2")")
-	cp "$2" "$1/$name"
-	echo "$1/$name"
-}
-
 # tables: the relations of schema meetergo, from the catalog.
 tables() {
 	pg_sql "SELECT c.relname FROM pg_class c

@@ -21,20 +21,6 @@ CANCELLED=$FIXTURES/booking_cancelled.flat.json
 # Old events with nobody's data in them, enough for many batches.
 FILLER=30000
 
-gen() {			# NAME ID SRC [variant ARGS]: $W/NAME.json
-	local name=$1 id=$2 src=$3
-	shift 3
-	variant "$src" "$W/$name.json" id="$id" "$@"
-	echo "$W/$name.json"
-}
-deliver() {		# FILE...: post each; all must be answered 200
-	local f
-	for f in "$@"; do
-		post fcgi "$f"
-		[ "$STATUS" = 200 ] || diag "$(basename "$f"): $STATUS $BODY"
-		[ "$STATUS" = 200 ] || return 1
-	done
-}
 # age FILE... : their events received, and last delivered, 100 days ago.
 age() {
 	local f keys=
@@ -68,12 +54,6 @@ snapshot() {
 		FROM meetergo.form_submissions f ORDER BY submission_id"
 	} >"$1"
 }
-spool_file() {		# DIR TIME FILE: FILE spooled at TIME (epoch) in DIR
-	local name
-	name=$(printf '%010d.000001.%s.event' "$2" "$(event_key "$3")")
-	cp "$3" "$1/$name"
-	echo "$1/$name"
-}
 
 setup() {
 	# The responder has no spool: the files are prune's alone.
@@ -103,11 +83,11 @@ setup() {
 		  FROM generate_series(1, $FILLER) g" >/dev/null
 	is "$(events)" $((FILLER + 8)) "the events are stored"
 
-	OLD_ASIDE=$(spool_file "$SP/failed" 1600000000 "$W/o1a.json")
+	OLD_ASIDE=$(spool_file "$SP/failed" "$W/o1a.json" 1600000000)
 	echo "data refused" >"$OLD_ASIDE.reason"
-	NEW_ASIDE=$(spool_file "$SP/failed" "$(date +%s)" "$W/n1a.json")
+	NEW_ASIDE=$(spool_file "$SP/failed" "$W/n1a.json")
 	echo "data refused" >"$NEW_ASIDE.reason"
-	OLD_WAITING=$(spool_file "$SP" 1600000000 "$W/o1b.json")
+	OLD_WAITING=$(spool_file "$SP" "$W/o1b.json" 1600000000)
 	make_bodies "$W/live" live 400
 }
 test_fixture "old and new events, set-aside and waiting spool files" setup

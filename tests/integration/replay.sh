@@ -18,22 +18,6 @@ RESCHEDULED=$FIXTURES/booking_rescheduled.flat.json
 CANCELLED=$FIXTURES/booking_cancelled.flat.json
 GROUP_REMOVED=$FIXTURES/booking_cancelled.group-attendee-removed.flat.json
 
-# gen NAME ID SRC [variant ARGS]: a generated event body in $W/NAME.json.
-gen() {
-	local name=$1 id=$2 src=$3
-	shift 3
-	variant "$src" "$W/$name.json" id="$id" "$@"
-	echo "$W/$name.json"
-}
-# deliver FILE...: post each, in this order.
-deliver() {
-	local f
-	for f in "$@"; do
-		post fcgi "$f"
-		[ "$STATUS" = 200 ] || diag "$(basename "$f"): $STATUS $BODY"
-		[ "$STATUS" = 200 ] || return 1
-	done
-}
 
 # group ID: the creation of a group booking with three attendees, one of
 # whom (Inês) leaves in $GROUP_REMOVED; in $W/ID-create.json.
