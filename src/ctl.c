@@ -1,4 +1,4 @@
-/* meetergo-webhookctl: migrate, check, drain, replay, ingest. */
+/* meetergo-webhookctl: migrate, check, drain, replay, ingest, prune, forget. */
 #include "config.h"
 
 #include <errno.h>
@@ -14,10 +14,12 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "erase.h"
 #include "log.h"
 #include "metrics.h"
 #include "replay.h"
 #include "response.h"
+#include "retention.h"
 #include "schema.h"
 #include "service.h"
 #include "spool.h"
@@ -52,6 +54,12 @@ usage(FILE *f)
 	    "  replay         rebuild the booking tables from the event log\n"
 	    "  ingest FILE... store payload files as if they were delivered\n"
 	    "  stats [--prometheus] the responders' counters, and the spool\n"
+	    "  prune --older-than DURATION [--dry-run]\n"
+	    "                 delete events and set-aside spool files older\n"
+	    "                 than DURATION (90d; s, m, h, d or w)\n"
+	    "  forget --email ADDRESS [--dry-run]\n"
+	    "                 erase a person's data from the tables, the\n"
+	    "                 payloads and the spool\n"
 	    "\n"
 	    "options:\n"
 	    "  --sql-dir DIR  migrations directory (default %s,\n"
@@ -399,6 +407,23 @@ cmd_stats(struct ctl *c, int argc, char **argv)
 	return rc;
 }
 
+/* As drain does, so that rewritten spool files stay the owner's. */
+static int
+cmd_prune(struct ctl *c, int argc, char **argv)
+{
+	if (become_spool_owner(&c->svc.settings, "prune") == -1)
+		return 1;
+	return retention_cmd(&c->svc, argc, argv);
+}
+
+static int
+cmd_forget(struct ctl *c, int argc, char **argv)
+{
+	if (become_spool_owner(&c->svc.settings, "forget") == -1)
+		return 1;
+	return erase_cmd(&c->svc, argc, argv);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -418,6 +443,8 @@ main(int argc, char *argv[])
 		{ "replay",	cmd_replay },
 		{ "ingest",	cmd_ingest },
 		{ "stats",	cmd_stats },
+		{ "prune",	cmd_prune },
+		{ "forget",	cmd_forget },
 	};
 	struct ctl	 c;
 	struct error	 err;

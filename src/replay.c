@@ -20,19 +20,54 @@
  * one, so the applied events of a booking arrived in this very order:
  * replaying them repeats live delivery step for step, and stale events,
  * which changed nothing, are left out.
+ *
+ * A booking or employee some of whose events were pruned (meetergo.pruned)
+ * cannot be rebuilt from what is left: it stays as it is, and its events
+ * are not applied; so does a form submission whose event was pruned (its
+ * event_key is NULL).  The lock on meetergo.pruned keeps a prune from
+ * adding to it meanwhile.
  */
 static const char *const replay_begin[] = {
 	"LOCK TABLE meetergo.bookings, meetergo.employees, "
 	    "meetergo.form_submissions, meetergo.booking_attendees, "
 	    "meetergo.booking_hosts IN ACCESS EXCLUSIVE MODE",
-	"TRUNCATE meetergo.booking_attendees, meetergo.booking_hosts, "
-	    "meetergo.bookings, meetergo.employees, meetergo.form_submissions",
-	"DECLARE replay NO SCROLL CURSOR FOR "
-	    "SELECT event_key, payload::text FROM meetergo.webhook_events "
-	    "WHERE outcome = 'applied' "
-	    "ORDER BY coalesce(event_rank, 0) > 1, "
-	    "event_updated_at NULLS FIRST, event_rank, received_at, event_key",
+	"LOCK TABLE meetergo.pruned IN SHARE MODE",
+	"DELETE FROM meetergo.bookings b WHERE NOT EXISTS (SELECT 1 "
+	    "FROM meetergo.pruned p WHERE p.kind = 'booking' AND p.id = b.id)",
+	"DELETE FROM meetergo.employees e WHERE NOT EXISTS (SELECT 1 "
+	    "FROM meetergo.pruned p WHERE p.kind = 'employee' AND p.id = e.id)",
+	"DELETE FROM meetergo.form_submissions WHERE event_key IS NOT NULL",
 };
+static const char replay_declare[] = "DECLARE replay NO SCROLL CURSOR FOR "
+    "SELECT event_key, payload::text FROM meetergo.webhook_events e "
+    "WHERE outcome = 'applied' AND NOT EXISTS (SELECT 1 "
+    "FROM meetergo.event_subject(e.event_type, e.booking_id, e.payload) s "
+    "JOIN meetergo.pruned p USING (kind, id)) "
+    "ORDER BY coalesce(event_rank, 0) > 1, "
+    "event_updated_at NULLS FIRST, event_rank, received_at, event_key";
+
+/* Say what stays as it is because its events were pruned. */
+static int
+replay_kept(struct db *db, struct error *err)
+{
+	PGresult *res;
+
+	if ((res = db_exec(db, "SELECT "
+	    "(SELECT count(*) FROM meetergo.bookings), "
+	    "(SELECT count(*) FROM meetergo.employees), "
+	    "(SELECT count(*) FROM meetergo.form_submissions)", 0, NULL,
+	    err)) == NULL)
+		return -1;
+	if (strcmp(PQgetvalue(res, 0, 0), "0") != 0 ||
+	    strcmp(PQgetvalue(res, 0, 1), "0") != 0 ||
+	    strcmp(PQgetvalue(res, 0, 2), "0") != 0)
+		log_info("replay: %s bookings, %s employees and %s form "
+		    "submissions kept as they are: their events were pruned",
+		    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+		    PQgetvalue(res, 0, 2));
+	PQclear(res);
+	return 0;
+}
 
 /*
  * Apply one stored event.  1 applied, 0 left as it was (it no longer
@@ -118,6 +153,9 @@ replay_run(struct db *db, int keep_secret, long *applied, long *total,
 	for (i = 0; i < sizeof(replay_begin) / sizeof(replay_begin[0]); i++)
 		if (db_command(db, replay_begin[i], err) == -1)
 			goto fail;
+	if (replay_kept(db, err) == -1 ||
+	    db_command(db, replay_declare, err) == -1)
+		goto fail;
 	while ((n = replay_fetch(db, keep_secret, applied, err)) > 0)
 		*total += n;
 	if (n == -1 || db_command(db, "CLOSE replay", err) == -1 ||

@@ -6,9 +6,10 @@
 #include "error.h"
 
 /*
- * Truncate the booking tables and apply every stored event again in
- * order, in one transaction.  *applied and *total count events.  0, or
- * -1 with err set (the transaction rolled back).
+ * Empty the booking tables and apply every stored event again in order,
+ * in one transaction; what pruned events made stays as it is.  *applied
+ * and *total count events.  0, or -1 with err set (the transaction rolled
+ * back).
  */
 int	replay_run(struct db *, int keep_secret, long *applied, long *total,
 	    struct error *err);

@@ -753,29 +753,42 @@ put_back(struct drain *d, const char *name)
 	return 0;
 }
 
+/*
+ * Open the spool and list failed/ into *names, sorted: 1, or 0 when
+ * nothing was ever set aside, or -1 with err set.
+ */
+static int
+open_aside(struct drain *d, const struct spool *s, char ***names, size_t *n,
+    struct error *err)
+{
+	if (drain_open(d, s, err) == -1)
+		return -1;
+	if (open_failed(d, 0) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		error_set(err, ERROR_INTERNAL, "", "spool \"%s/%s\" cannot be "
+		    "used: %s", s->dir, SPOOL_FAILED, strerror(errno));
+		return -1;
+	}
+	if ((*names = list_names(d->ffd, is_event_name, n)) == NULL) {
+		error_set(err, ERROR_INTERNAL, "", "spool \"%s/%s\" cannot be "
+		    "read: %s", s->dir, SPOOL_FAILED, strerror(errno));
+		return -1;
+	}
+	return 1;
+}
+
 int
 spool_retry_failed(const struct spool *s, long *moved, struct error *err)
 {
 	struct drain	  d;
 	char		**names = NULL;
 	size_t		  n = 0, i;
-	int		  rc = -1;
+	int		  r, rc = -1;
 
 	*moved = 0;
-	if (drain_open(&d, s, err) == -1)
-		goto out;
-	if (open_failed(&d, 0) == -1) {
-		if (errno == ENOENT)
-			rc = 0;		/* nothing was ever set aside */
-		else
-			error_set(err, ERROR_INTERNAL, "", "spool \"%s/%s\" "
-			    "cannot be used: %s", s->dir, SPOOL_FAILED,
-			    strerror(errno));
-		goto out;
-	}
-	if ((names = list_names(d.ffd, is_event_name, &n)) == NULL) {
-		error_set(err, ERROR_INTERNAL, "", "spool \"%s/%s\" cannot be "
-		    "read: %s", s->dir, SPOOL_FAILED, strerror(errno));
+	if ((r = open_aside(&d, s, &names, &n, err)) != 1) {
+		rc = r;
 		goto out;
 	}
 	for (i = 0; i < n; i++)
@@ -788,5 +801,220 @@ spool_retry_failed(const struct spool *s, long *moved, struct error *err)
 out:
 	free_names(names, n);
 	drain_close(&d);
+	return rc;
+}
+
+/* When the file name (in the directory dfd) was spooled; -1 if unknown. */
+static time_t
+spooled_at(int dfd, const char *name)
+{
+	struct spool_name	pn;
+	struct stat		st;
+
+	parse_name(name, &pn);
+	if (pn.spooled != 0)
+		return pn.spooled;
+	return stat_regular(dfd, name, &st) ? st.st_mtime : -1;
+}
+
+/* One file of failed/ and its ".reason" gone; 0, or -1 with errno. */
+static int
+remove_failed(struct drain *d, const char *name)
+{
+	struct stat	st;
+	char		rname[SPOOL_NAME_MAX + 8];
+
+	if (!stat_regular(d->ffd, name, &st) || st.st_uid != d->owner) {
+		warn_skipped(d, name, "in failed/, not a regular file of the "
+		    "spool's owner");
+		return -1;
+	}
+	if (unlinkat(d->ffd, name, 0) == -1) {
+		log_err("spool: cannot remove \"%s/%s\": %s", SPOOL_FAILED,
+		    name, strerror(errno));
+		return -1;
+	}
+	snprintf(rname, sizeof(rname), "%s" SPOOL_REASON, name);
+	unlinkat(d->ffd, rname, 0);
+	return 0;
+}
+
+int
+spool_prune_failed(const struct spool *s, time_t before, int dry_run,
+    long *removed, struct error *err)
+{
+	struct drain	  d;
+	char		**names = NULL;
+	size_t		  n = 0, i;
+	time_t		  t;
+	int		  r, rc = -1;
+
+	*removed = 0;
+	if ((r = open_aside(&d, s, &names, &n, err)) != 1) {
+		rc = r;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if ((t = spooled_at(d.ffd, names[i])) == -1 || t >= before)
+			continue;
+		*removed += dry_run || remove_failed(&d, names[i]) == 0;
+	}
+	if (*removed > 0 && !dry_run)
+		fsync(d.ffd);
+	rc = 0;
+out:
+	free_names(names, n);
+	drain_close(&d);
+	return rc;
+}
+
+/*
+ * Write body as name in the directory dfd in place of the file fd, with
+ * its times: a temporary file, fsynced, renamed over it.  0, or -1 with
+ * errno.
+ */
+static int
+replace_file(int dfd, const char *name, int fd, const struct buf *body)
+{
+	struct timespec	times[2];
+	struct stat	st;
+	char		tname[SPOOL_NAME_MAX];
+	int		tfd, saved;
+
+	if (fstat(fd, &st) == -1)
+		return -1;
+	times[0] = st.st_atim;
+	times[1] = st.st_mtim;
+	snprintf(tname, sizeof(tname), ".edit.%ld.%lu" SPOOL_TMP_SUFFIX,
+	    (long)getpid(), atomic_fetch_add(&spool_seq, 1));
+	if ((tfd = openat(dfd, tname, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1)
+		return -1;
+	if (write_all(tfd, buf_str(body), body->len) == -1 ||
+	    futimens(tfd, times) == -1 || fsync(tfd) == -1)
+		goto fail;
+	if (close(tfd) == -1) {
+		tfd = -1;
+		goto fail;
+	}
+	tfd = -1;
+	if (renameat(dfd, tname, dfd, name) == -1 || fsync(dfd) == -1)
+		goto fail;
+	return 0;
+fail:
+	saved = errno;
+	if (tfd != -1)
+		close(tfd);
+	unlinkat(dfd, tname, 0);
+	errno = saved;
+	return -1;
+}
+
+/* What spool_edit does to the files of one directory. */
+struct edit {
+	spool_edit_fn	 fn;
+	void		*arg;
+	int		 dry_run;
+	long		 changed;
+	long		 moved;		/* renamed or gone under our hands */
+	struct buf	 out;
+};
+
+/* One file: locked (waiting for a drain that has it), read, edited. */
+static int
+edit_one(struct drain *d, int dfd, const char *name, struct edit *ed,
+    struct error *err)
+{
+	struct error	e;
+	int		fd, r = -1;
+
+	if ((fd = open_own(d, dfd, name)) == -1) {
+		ed->moved += errno == ENOENT;
+		return 0;
+	}
+	if (flock(fd, LOCK_EX) == -1 || !still_named(dfd, name, fd)) {
+		ed->moved++;
+		close(fd);
+		return 0;
+	}
+	error_init(&e);
+	buf_reset(&ed->out);
+	if (read_body(fd, &d->body, &e) == 0)
+		r = ed->fn(ed->arg, buf_str(&d->body), d->body.len, &ed->out,
+		    &e);
+	if (r == 1 && !ed->dry_run &&
+	    replace_file(dfd, name, fd, &ed->out) == -1) {
+		error_set(&e, ERROR_INTERNAL, "", "cannot rewrite: %s",
+		    strerror(errno));
+		r = -1;
+	}
+	close(fd);
+	if (r == -1) {
+		error_set(err, e.kind, "", "spool file \"%s\": %s", name,
+		    e.text);
+		return -1;
+	}
+	ed->changed += r;
+	return 0;
+}
+
+/* Every event file of the directory dfd through edit_one. */
+static int
+edit_dir(struct drain *d, int dfd, struct edit *ed, struct error *err)
+{
+	char	**names;
+	size_t	  n, i;
+	int	  rc = 0;
+
+	if ((names = list_names(dfd, is_event_name, &n)) == NULL) {
+		error_set(err, ERROR_INTERNAL, "", "spool \"%s\" cannot be "
+		    "read: %s", d->s->dir, strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < n && rc == 0; i++)
+		rc = edit_one(d, dfd, names[i], ed, err);
+	free_names(names, n);
+	return rc;
+}
+
+int
+spool_edit(const struct spool *s, spool_edit_fn fn, void *arg, int dry_run,
+    long *changed, struct error *err)
+{
+	struct drain	d;
+	struct edit	ed;
+	int		pass, rc = -1;
+
+	*changed = 0;
+	memset(&ed, 0, sizeof(ed));
+	ed.fn = fn;
+	ed.arg = arg;
+	ed.dry_run = dry_run;
+	buf_init(&ed.out, SPOOL_FILE_MAX);
+	if (drain_open(&d, s, err) == -1)
+		goto out;
+	/*
+	 * A drain that counts a try renames its file, and one that sets a
+	 * file aside moves it to failed/: look again while files moved (a
+	 * dry run, which changes nothing, would count them twice).
+	 */
+	for (pass = 0; pass == 0 || (ed.moved > 0 && !dry_run && pass < 3);
+	    pass++) {
+		ed.moved = 0;
+		if (open_failed(&d, 0) == -1 && errno != ENOENT) {
+			error_set(err, ERROR_INTERNAL, "", "spool \"%s/%s\" "
+			    "cannot be used: %s", s->dir, SPOOL_FAILED,
+			    strerror(errno));
+			goto out;
+		}
+		if (edit_dir(&d, d.dfd, &ed, err) == -1 ||
+		    (d.ffd != -1 && edit_dir(&d, d.ffd, &ed, err) == -1))
+			goto out;
+	}
+	*changed = ed.changed;
+	rc = 0;
+out:
+	drain_close(&d);
+	buf_release(&ed.out);
 	return rc;
 }

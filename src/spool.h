@@ -3,7 +3,9 @@
 #define MW_SPOOL_H
 
 #include <stddef.h>
+#include <time.h>
 
+#include "buf.h"
 #include "error.h"
 #include "outcome.h"
 
@@ -103,5 +105,32 @@ int	spool_drain(const struct spool *, spool_store_fn fn, void *arg,
  */
 int	spool_retry_failed(const struct spool *, long *moved,
 	    struct error *err);
+
+/*
+ * Remove the files set aside in failed/ that were spooled before
+ * `before` (the time their name carries, else their mtime), each with its
+ * ".reason"; with dry_run only count them.  *removed counts them; 0, or
+ * -1 with err set.
+ */
+int	spool_prune_failed(const struct spool *, time_t before, int dry_run,
+	    long *removed, struct error *err);
+
+/*
+ * An edit of one spooled body for spool_edit: 1 with the new body in out
+ * (which the caller made), 0 to leave the file as it is, -1 with err.
+ */
+typedef int	(*spool_edit_fn)(void *arg, const char *body, size_t len,
+		    struct buf *out, struct error *err);
+
+/*
+ * Offer every event file, waiting or set aside in failed/, to fn, each
+ * locked against drains meanwhile (a drain in progress is waited for).
+ * A file fn changes is, unless dry_run, rewritten under its own name (the
+ * name carries the event's key): a temporary file is written and
+ * fsynced, renamed over it, and the directory fsynced.  *changed counts
+ * the files fn changed; 0, or -1 with err set.
+ */
+int	spool_edit(const struct spool *, spool_edit_fn fn, void *arg,
+	    int dry_run, long *changed, struct error *err);
 
 #endif

@@ -80,7 +80,9 @@ expected_files() {
 		"$ex/meetergo-webhook-fcgid.conf" \
 		"$ex/meetergo-webhook-proxy-fcgi.conf" \
 		"$ex/meetergo-webhook.socket" \
-		"$ex/meetergo-webhook.service" | sort)
+		"$ex/meetergo-webhook.service" \
+		"$ex/meetergo-webhook-prune.timer" \
+		"$ex/meetergo-webhook-prune.service" | sort)
 	got=$(cd "$DEST" && find . \( -type f -o -type l \) | sed 's|^\.||' | sort)
 	is "$got" "$want" "exactly the expected files are installed"
 }
@@ -122,6 +124,8 @@ as_in_the_tree() {
 	done
 	same "$ex/meetergo-webhook.socket" \
 	    "$top_srcdir/systemd/meetergo-webhook.socket"
+	same "$ex/meetergo-webhook-prune.timer" \
+	    "$top_srcdir/systemd/meetergo-webhook-prune.timer"
 }
 test_case "installed files equal to their sources" as_in_the_tree
 
@@ -133,6 +137,14 @@ installed_service() {
 	is "$(sed "s|^ExecStart=$sbindir/|ExecStart=@sbindir@/|" "$svc" |
 	    cmp - "$top_srcdir/systemd/meetergo-webhook.service.in" >/dev/null &&
 	    echo same)" same "the service is meetergo-webhook.service.in, substituted"
+	svc=$DEST$ex/meetergo-webhook-prune.service
+	grep -qx "ExecStart=$sbindir/meetergo-webhookctl prune --older-than 90d" \
+	    "$svc"
+	ok $? "the prune service's ExecStart is $sbindir/meetergo-webhookctl"
+	is "$(sed "s|^ExecStart=$sbindir/|ExecStart=@sbindir@/|" "$svc" |
+	    cmp - "$top_srcdir/systemd/meetergo-webhook-prune.service.in" \
+	    >/dev/null && echo same)" same \
+	    "the prune service is its .in, substituted"
 }
 test_case "the installed service" installed_service
 

@@ -45,6 +45,26 @@ variant() {
 	done
 }
 
+# gen NAME ID SRC [ARG...]: a variant of SRC (ARGs as above) whose "id" is
+# ID, in $W/NAME.json; prints that path.
+gen() {
+	local name=$1 id=$2 src=$3
+	shift 3
+	variant "$src" "$W/$name.json" id="$id" "$@"
+	echo "$W/$name.json"
+}
+
+# spool_file DIR FILE [EPOCH]: FILE as a spool file in DIR, spooled at
+# EPOCH (default now), named as the responder names it: the key is the
+# SHA-256 of the body as delivered.  Prints its path.
+spool_file() {
+	local name
+	name=$(printf '%010d.%06d.%s.event' "${3:-$(date +%s)}" \
+	    "$((RANDOM % 1000000))" "$(event_key "$2")")
+	cp "$2" "$1/$name"
+	echo "$1/$name"
+}
+
 # group_booking ID OUT: the creation of group booking ID with three
 # attendees, one of whom (Inês) is the one who leaves in the sample
 # booking_cancelled.group-attendee-removed.flat.json, and one host.

@@ -125,6 +125,17 @@ post() {
 	http "$mode" POST "$file" HTTP_X_WEBHOOK_TOKEN="$TEST_TOKEN" "$@"
 }
 
+# deliver FILE...: post each to $FCGI_SOCK, in this order; 1, with a
+# diagnostic, at the first one not answered 200.
+deliver() {
+	local f
+	for f in "$@"; do
+		post fcgi "$f"
+		[ "$STATUS" = 200 ] || diag "$(basename "$f"): $STATUS $BODY"
+		[ "$STATUS" = 200 ] || return 1
+	done
+}
+
 # ----------------------------------------------------------------- curl --
 
 # web_curl OUT ARG...: curl, bounded, answer body in OUT; prints the status
