@@ -52,10 +52,11 @@ usage(FILE *f)
 	    "  --backlog N     listen queue length (default 128)\n"
 	    "  --workers N     worker processes, each with its own database\n"
 	    "                  connection (default MEETERGO_WEBHOOK_WORKERS,\n"
-	    "                  else 1)\n"
+	    "                  else one per online CPU, at most 16)\n"
 	    "  --threads N     requests each worker serves at once; those that\n"
 	    "                  arrive together share one commit (default\n"
-	    "                  MEETERGO_WEBHOOK_THREADS, else 8)\n"
+	    "                  MEETERGO_WEBHOOK_THREADS, else enough for 32\n"
+	    "                  in all, at least 8 per worker)\n"
 	    "  --help          show this help\n"
 	    "  --version       show the version\n"
 	    "\n"
@@ -74,7 +75,7 @@ run_cgi(void)
 
 	error_init(&err);
 	io_init_cgi(&io);
-	if (service_open(&svc, 1, &err) == -1) {
+	if (service_open(&svc, 1, 1, &err) == -1) {
 		log_err("%s", err.text);
 		handler_misconfigured(&io);
 		service_close(&svc);
@@ -581,18 +582,19 @@ run_fastcgi(const struct options *o, int fd)
 	struct listener_peers	 peers;
 	struct service		 svc;
 	struct error		 err;
-	long			 workers = o->workers;
 	int			 rc = 1;
 
 	error_init(&err);
-	if (service_open(&svc, o->threads, &err) == -1 ||
+	if (service_open(&svc, o->workers, o->threads, &err) == -1 ||
 	    open_fastcgi(o, &svc.settings, &fd, &peers, &err) == -1) {
 		log_err("%s", err.text);
 		goto done;
 	}
-	if (workers == 0)
-		workers = svc.settings.workers;
-	rc = workers > 1 ? supervise(fd, &svc, &peers, workers) :
+	log_info("%ld worker%s of %ld threads, a database connection each",
+	    svc.settings.workers, svc.settings.workers == 1 ? "" : "s",
+	    svc.settings.threads);
+	rc = svc.settings.workers > 1 ?
+	    supervise(fd, &svc, &peers, svc.settings.workers) :
 	    run_worker(fd, &svc, &peers);
 done:
 	service_close(&svc);
