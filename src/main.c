@@ -110,6 +110,9 @@ _Static_assert(SETTINGS_MAX_THREADS <= GROUP_MAX,
 /* A thread keeps a body buffer up to this size between requests. */
 #define KEEP_BODY_BUFFER	(64 * 1024)
 
+/* malloc arenas a worker's threads share. */
+#define WORKER_ARENAS	2
+
 /* An accept that fails for want of resources is tried again after this. */
 #define ACCEPT_PAUSE_MS		100
 
@@ -383,6 +386,16 @@ run_worker(int fd, struct service *svc, const struct listener_peers *peers)
 	w.wake = pipefd[0];
 	/* jansson seeds its hashes on first use: before the threads. */
 	json_object_seed(0);
+#ifdef HAVE_MALLOPT
+	/*
+	 * glibc gives each thread an arena of its own, up to eight per
+	 * CPU, and each keeps pages of the largest body its thread served
+	 * around the chunks still in use: after 97 KB bodies 16 threads
+	 * held 14.5 MB.  Two arenas share the threads (tcache still serves
+	 * most allocations without a lock) and keep a worker near 7 MB.
+	 */
+	mallopt(M_ARENA_MAX, WORKER_ARENAS);
+#endif
 	if ((started = start_threads(&w, threads, n)) == n)
 		while (sigwait(&stop, &sig) != 0)
 			;
