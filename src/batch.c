@@ -13,6 +13,8 @@
 #define STORE_SQL	"SELECT outcome, deliveries FROM meetergo.store_event(" \
 			"$1, $2, $3, $4, $5, $6::jsonb, $7::jsonb)"
 #define STORE_STMT	"meetergo_store_event"
+/* Parameters a batch sends at most before it waits for them to leave. */
+#define BATCH_SEND_BYTES	(64 * 1024)
 
 int
 batch_item_init(struct batch_item *item, const char *event_key,
@@ -182,7 +184,7 @@ static int
 send_batch(struct try *t, struct batch_item **items, size_t n)
 {
 	const char *const	 settings[1] = { t->timeout };
-	size_t			 i;
+	size_t			 i, unsent = 0;
 	int			 ok;
 
 	if (!PQenterPipelineMode(t->conn) ||
@@ -201,6 +203,17 @@ send_batch(struct try *t, struct batch_item **items, size_t n)
 		    items[i]->params, NULL, NULL, 0);
 		if (!ok)
 			return -1;
+		/*
+		 * libpq's output buffer grows to hold what is not yet sent
+		 * and never shrinks: sent on the way, it holds one large
+		 * event at most, not a whole batch of them.
+		 */
+		if ((unsent += items[i]->size) >= BATCH_SEND_BYTES) {
+			if (pq_send_all(t->conn, t->deadline,
+			    &t->timed_out) == -1)
+				return -1;
+			unsent = 0;
+		}
 	}
 	return PQpipelineSync(t->conn) ? 0 : -1;
 }

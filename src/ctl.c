@@ -487,7 +487,7 @@ main(int argc, char *argv[])
 	}
 
 	error_init(&err);
-	if (service_open(&c.svc, 1, &err) == -1) {
+	if (service_open(&c.svc, 1, 1, &err) == -1) {
 		log_err("%s", err.text);
 		service_close(&c.svc);
 		return 1;

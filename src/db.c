@@ -197,6 +197,23 @@ wait_failed:
 	return -1;
 }
 
+int
+pq_send_all(PGconn *conn, long deadline, int *timed_out)
+{
+	int r;
+
+	while ((r = PQflush(conn)) == 1) {
+		if ((r = wait_socket(conn, POLLOUT | POLLIN, deadline)) != 1) {
+			if (r == 0)
+				*timed_out = 1;
+			return -1;
+		}
+		if (!PQconsumeInput(conn))
+			return -1;
+	}
+	return r;
+}
+
 /*
  * libpq ends the results of each query of a pipeline with a NULL: two in
  * a row mean nothing more is on its way.

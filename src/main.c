@@ -54,10 +54,11 @@ usage(FILE *f)
 	    "  --backlog N     listen queue length (default 128)\n"
 	    "  --workers N     worker processes, each with its own database\n"
 	    "                  connection (default MEETERGO_WEBHOOK_WORKERS,\n"
-	    "                  else 1)\n"
+	    "                  else one per online CPU, at most 16)\n"
 	    "  --threads N     requests each worker serves at once; those that\n"
 	    "                  arrive together share one commit (default\n"
-	    "                  MEETERGO_WEBHOOK_THREADS, else 8)\n"
+	    "                  MEETERGO_WEBHOOK_THREADS, else enough for 32\n"
+	    "                  in all, at least 8 per worker)\n"
 	    "  --help          show this help\n"
 	    "  --version       show the version\n"
 	    "\n"
@@ -76,7 +77,7 @@ run_cgi(void)
 
 	error_init(&err);
 	io_init_cgi(&io);
-	if (service_open(&svc, 1, &err) == -1) {
+	if (service_open(&svc, 1, 1, &err) == -1) {
 		log_err("%s", err.text);
 		handler_misconfigured(&io);
 		service_close(&svc);
@@ -113,6 +114,9 @@ _Static_assert(SETTINGS_MAX_THREADS <= GROUP_MAX,
 
 /* A thread keeps a body buffer up to this size between requests. */
 #define KEEP_BODY_BUFFER	(64 * 1024)
+
+/* malloc arenas a worker's threads share. */
+#define WORKER_ARENAS	2
 
 /* An accept that fails for want of resources is tried again after this. */
 #define ACCEPT_PAUSE_MS		100
@@ -408,6 +412,16 @@ run_worker(int fd, struct service *svc, const struct listener_peers *peers,
 	w.wake = pipefd[0];
 	/* jansson seeds its hashes on first use: before the threads. */
 	json_object_seed(0);
+#ifdef HAVE_MALLOPT
+	/*
+	 * glibc gives each thread an arena of its own, up to eight per
+	 * CPU, and each keeps pages of the largest body its thread served
+	 * around the chunks still in use: after 97 KB bodies 16 threads
+	 * held 14.5 MB.  Two arenas share the threads (tcache still serves
+	 * most allocations without a lock) and keep a worker near 7 MB.
+	 */
+	mallopt(M_ARENA_MAX, WORKER_ARENAS);
+#endif
 	if ((started = start_threads(&w, threads, n)) == n)
 		wait_stop(&stop, notifier);
 	/* Readable from now on: every thread waiting for a request wakes. */
@@ -610,21 +624,22 @@ run_fastcgi(const struct options *o, int fd)
 	struct service		 svc;
 	struct notifier		 notifier;
 	struct error		 err;
-	long			 workers = o->workers;
 	int			 rc = 1;
 
 	error_init(&err);
-	if (service_open(&svc, o->threads, &err) == -1 ||
+	if (service_open(&svc, o->workers, o->threads, &err) == -1 ||
 	    open_fastcgi(o, &svc.settings, &fd, &peers, &err) == -1) {
 		log_err("%s", err.text);
 		goto done;
 	}
-	if (workers == 0)
-		workers = svc.settings.workers;
+	log_info("%ld worker%s of %ld threads, a database connection each",
+	    svc.settings.workers, svc.settings.workers == 1 ? "" : "s",
+	    svc.settings.threads);
 	/* Mapped before the workers fork: they share it. */
 	stats_start(svc.settings.state_dir, 0);
-	notifier_init(&notifier, &svc, workers);
-	rc = workers > 1 ? supervise(fd, &svc, &peers, workers, &notifier) :
+	notifier_init(&notifier, &svc, svc.settings.workers);
+	rc = svc.settings.workers > 1 ?
+	    supervise(fd, &svc, &peers, svc.settings.workers, &notifier) :
 	    run_worker(fd, &svc, &peers, &notifier);
 	stats_close();
 done:

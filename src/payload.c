@@ -43,7 +43,12 @@ event_release(struct event *ev)
 	free(ev->booking.attendees);
 	free(ev->booking.hosts);
 	free(ev->text);
-	json_decref(ev->root);
+	if (ev->root != NULL) {
+		jsonmem_begin(&ev->mem);
+		json_decref(ev->root);
+		jsonmem_end();
+	}
+	jsonmem_release(&ev->mem);
 	event_init(ev);
 }
 
@@ -192,7 +197,11 @@ make_text(struct event *ev, const char *buf, size_t len, int ncut)
 	ev->text[out] = '\0';
 	return 0;
 encode:
-	return (ev->text = json_dumps(ev->root, JSON_COMPACT)) != NULL ? 0 : -1;
+	/* Out of the tree's blocks: the caller frees the text with free(). */
+	jsonmem_end();
+	ev->text = json_dumps(ev->root, JSON_COMPACT);
+	jsonmem_begin(&ev->mem);
+	return ev->text != NULL ? 0 : -1;
 }
 
 /*
@@ -724,15 +733,15 @@ map_event(struct walk *w, struct event *ev, struct error *err)
 	return 0;
 }
 
-int
-payload_decode(const char *buf, size_t len, int keep_secret,
-    size_t max_people, struct event *ev, struct error *err)
+/* payload_decode, its tree's memory in scope. */
+static int
+decode(const char *buf, size_t len, int keep_secret, size_t max_people,
+    struct event *ev, struct error *err)
 {
 	struct walk	 w = { "", max_people, err };
 	struct span	 at;
 	json_error_t	 jerr;
 
-	event_release(ev);
 	ev->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (ev->root == NULL) {
 		/*
@@ -764,4 +773,17 @@ refuse:
 	ev->subject = NULL;
 	ev->type_name = NULL;
 	return -1;
+}
+
+int
+payload_decode(const char *buf, size_t len, int keep_secret,
+    size_t max_people, struct event *ev, struct error *err)
+{
+	int r;
+
+	event_release(ev);
+	jsonmem_begin(&ev->mem);
+	r = decode(buf, len, keep_secret, max_people, ev, err);
+	jsonmem_end();
+	return r;
 }

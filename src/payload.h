@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "error.h"
+#include "jsonmem.h"
 #include "timestamp.h"
 
 #define PAYLOAD_ID_MAX	255
@@ -63,6 +64,7 @@ struct form {
 
 struct event {
 	json_t		*root;		/* owned: the body, secret removed */
+	struct jsonmem	 mem;		/* owned: where root's nodes live */
 	char		*text;		/* owned: root as JSON text to store */
 	json_t		*subject;	/* borrowed: root, or its "data" */
 	enum event_type	 type;

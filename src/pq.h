@@ -70,6 +70,13 @@ int		 db_retry(const struct db *, const struct error *err,
  */
 int		 pq_wait(PGconn *, long deadline, int *timed_out);
 /*
+ * Send all that libpq holds, until deadline, taking in what the server
+ * answers meanwhile (so that neither side waits on the other's full
+ * socket).  0, or -1 when the connection failed or (*timed_out) the
+ * deadline passed.
+ */
+int		 pq_send_all(PGconn *, long deadline, int *timed_out);
+/*
  * The next result of a pipeline within deadline; NULL when none can come
  * (the connection failed, or *timed_out).
  */

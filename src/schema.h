@@ -6,7 +6,7 @@
 #include "error.h"
 
 /* The schema version this program's statements expect. */
-#define SCHEMA_VERSION	3
+#define SCHEMA_VERSION	4
 
 /*
  * Apply, in one transaction under an advisory lock, every

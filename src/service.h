@@ -19,11 +19,13 @@ struct service {
 /*
  * Read the settings from the environment and set up the database
  * connection (opened on first use), a group for threads requests at once
- * (0: the threads setting) and the handler.  A bad setting fails here,
+ * and the handler.  workers and threads, when not 0, override the
+ * settings; what neither gives is sized to the machine (settings_size).  A bad setting fails here,
  * the same way in every mode, with err naming it.  0, or -1 with err set;
  * service_close either way.
  */
-int	service_open(struct service *, long threads, struct error *err);
+int	service_open(struct service *, long workers, long threads,
+	    struct error *err);
 void	service_close(struct service *);
 
 #endif

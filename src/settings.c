@@ -18,8 +18,6 @@ settings_init(struct settings *s)
 	s->db_timeout_ms = SETTINGS_DEFAULT_TIMEOUT_MS;
 	s->spool_max_files = SETTINGS_DEFAULT_SPOOL_FILES;
 	s->spool_max_bytes = SETTINGS_DEFAULT_SPOOL_BYTES;
-	s->workers = 1;
-	s->threads = SETTINGS_DEFAULT_THREADS;
 	s->prepare = 1;
 	s->params_timeout_ms = SETTINGS_DEFAULT_PARAMS_MS;
 	s->body_timeout_ms = SETTINGS_DEFAULT_BODY_MS;
@@ -269,4 +267,20 @@ settings_load(struct settings *s, struct error *err)
 fail:
 	settings_release(s);
 	return -1;
+}
+
+void
+settings_size(struct settings *s, long ncpu)
+{
+	long	t;
+
+	if (s->workers == 0)
+		s->workers = ncpu < 1 ? 1 : ncpu > SETTINGS_AUTO_MAX_WORKERS ?
+		    SETTINGS_AUTO_MAX_WORKERS : ncpu;
+	if (s->threads == 0) {
+		t = (SETTINGS_AUTO_CONCURRENCY + s->workers - 1) / s->workers;
+		s->threads = t < SETTINGS_MIN_AUTO_THREADS ?
+		    SETTINGS_MIN_AUTO_THREADS : t > SETTINGS_MAX_THREADS ?
+		    SETTINGS_MAX_THREADS : t;
+	}
 }

@@ -14,7 +14,10 @@
 #define SETTINGS_DEFAULT_TIMEOUT_MS	5000L
 #define SETTINGS_MAX_WORKERS		256
 #define SETTINGS_MAX_THREADS		64	/* GROUP_MAX */
-#define SETTINGS_DEFAULT_THREADS	8
+#define SETTINGS_MIN_AUTO_THREADS	8
+/* The layout chosen at start: see settings_size. */
+#define SETTINGS_AUTO_MAX_WORKERS	16
+#define SETTINGS_AUTO_CONCURRENCY	32
 #define SETTINGS_DEFAULT_SPOOL_FILES	10000L
 #define SETTINGS_DEFAULT_SPOOL_BYTES	(256L * 1024 * 1024)
 #define SETTINGS_DEFAULT_PARAMS_MS	2000L
@@ -51,8 +54,8 @@ struct settings {
 	long		 spool_max_bytes;
 	long		 db_timeout_ms;
 	int		 keep_secret;
-	long		 workers;	/* FastCGI worker processes */
-	long		 threads;	/* requests in hand per worker */
+	long		 workers;	/* FastCGI worker processes; 0: unset */
+	long		 threads;	/* requests in hand per worker; 0: unset */
 	int		 prepare;	/* prepared statements allowed */
 	/* FastCGI: how long a peer may take to send a request */
 	long		 params_timeout_ms;	/* up to its parameters */
@@ -77,5 +80,14 @@ int	settings_load(struct settings *, struct error *err);
 int	settings_set_signing_secrets(struct settings *, const char *list,
 	    struct error *err);
 void	settings_release(struct settings *);
+/*
+ * Fill in the workers and threads that neither the environment nor the
+ * command line gave, for a machine with ncpu online CPUs: a worker per
+ * CPU, at most SETTINGS_AUTO_MAX_WORKERS (each holds a database
+ * connection), and threads enough for the workers to hold
+ * SETTINGS_AUTO_CONCURRENCY requests at once, SETTINGS_MIN_AUTO_THREADS
+ * each at least.
+ */
+void	settings_size(struct settings *, long ncpu);
 
 #endif

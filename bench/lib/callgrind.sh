@@ -17,8 +17,9 @@ cg_kill() {
 cg_start() {
 	local sock=$STACK_TMP/cg.sock i=0
 	rm -f "$sock"
+	# One worker: the process callgrind follows serves the requests.
 	valgrind --tool=callgrind --callgrind-out-file="$1" \
-	    "$STACK_BIN/meetergo-webhook" --listen "unix:$sock" \
+	    "$STACK_BIN/meetergo-webhook" --listen "unix:$sock" --workers 1 \
 	    2>"$1.log" &
 	cg_pid=$!
 	while [ ! -S "$sock" ] && [ $i -lt 600 ]; do

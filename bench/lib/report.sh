@@ -10,8 +10,12 @@ report_facts() {
 	mem=$(awk '/^MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo)
 	version=$("$STACK_BIN/meetergo-webhookctl" --version | sed 's/.* //')
 	commit=$(git rev-parse --short HEAD 2>/dev/null || echo "no git")
-	read -r w t <<<"$(responder_layout "$conns")"
-	opts="--workers $w --threads $t"
+	if [ -n "$workers" ] || [ -n "$threads" ]; then
+		read -r w t <<<"$(responder_layout "$conns")"
+		opts="--workers $w --threads $t"
+	else
+		opts="at its defaults ($cur_workers)"
+	fi
 	[ -z "$backlog" ] || opts="$opts --backlog $backlog"
 	echo "meetergo-webhook benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "  machine:    $ncpu cores ($cpu), $mem RAM, Linux $(uname -r)"

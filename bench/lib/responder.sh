@@ -30,9 +30,24 @@ responder_start() {
 	fi
 }
 
-# responder_start_for CONNS: the responder laid out for CONNS connections.
+# responder_start_for CONNS: the responder laid out for CONNS connections
+# when --workers or --threads say how, else with its own defaults (sized
+# to the machine), which its first log line names.
 responder_start_for() {
 	local w t
-	read -r w t <<<"$(responder_layout "$1")"
-	responder_start "$w" "$t"
+	if [ -n "$workers" ] || [ -n "$threads" ]; then
+		read -r w t <<<"$(responder_layout "$1")"
+		responder_start "$w" "$t"
+		return
+	fi
+	if [ -n "$backlog" ]; then
+		stack_responder_start --backlog "$backlog"
+	else
+		stack_responder_start
+	fi
+	read -r w t <<<"$(sed -n \
+	    's/.*: \([0-9]*\) workers* of \([0-9]*\) threads,.*/\1 \2/p' \
+	    "$STACK_TMP/responder.log" | head -n 1)"
+	[ -n "$w" ] || die "the responder did not name its layout"
+	cur_workers=${w}x$t
 }

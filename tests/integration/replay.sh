@@ -68,19 +68,19 @@ migrate_and_check() {
 	isnt "$?" 0 "check before migrate: fails"
 	like "$out" "schema" "check before migrate: says the schema is missing"
 	out=$(ctl migrate 2>&1)
-	is "$?|$out" "0|schema migrated from version 0 to 3" \
+	is "$?|$out" "0|schema migrated from version 0 to 4" \
 	    "migrate: creates the schema"
 	out=$(ctl migrate 2>&1)
-	is "$?|$out" "0|schema is at version 3, nothing to do" \
+	is "$?|$out" "0|schema is at version 4, nothing to do" \
 	    "migrate again: nothing to do"
 	out=$(ctl migrate 2>&1)
-	is "$?|$out" "0|schema is at version 3, nothing to do" \
+	is "$?|$out" "0|schema is at version 4, nothing to do" \
 	    "migrate a third time: nothing to do"
 	is "$(pg_sql "SELECT count(*) FROM meetergo.schema_version")" 3 \
 	    "three schema versions recorded"
 	out=$(ctl check 2>&1)
 	is "$?" 0 "check with a migrated database: exit 0"
-	like "$out" "schema: version 3" "check: reports the schema version"
+	like "$out" "schema: version 4" "check: reports the schema version"
 }
 test_case "migrate and check" migrate_and_check
 

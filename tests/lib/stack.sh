@@ -73,6 +73,8 @@ stack_pg_start() {
 # $STACK_TMP/fcgi.sock with these arguments, its log in
 # $STACK_TMP/responder.log; its pid in STACK_RESPONDER_PID.
 stack_responder_start() {
+	# The responder's own layout, sized to the machine, unless given.
+	local WEB_LAYOUT=()
 	: >"$STACK_TMP/responder.log"
 	web_responder_start "$STACK_TMP/fcgi.sock" "$STACK_TMP/responder.log" \
 	    -- "$@" || return

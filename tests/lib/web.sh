@@ -443,6 +443,11 @@ web_apache_start() {
 
 # ----------------------------------------------------- the responder ---
 
+# The layout the tests were written for, whatever the machine's CPUs
+# (the responder sizes its own to them): one worker of 8 threads.  A test
+# that wants another gives it; stack.sh empties this to run the defaults.
+WEB_LAYOUT=(MEETERGO_WEBHOOK_WORKERS=1 MEETERGO_WEBHOOK_THREADS=8)
+
 # web_responder_start SOCKET LOG [VAR=VALUE | -u VAR]... [-- ARG...]:
 # "meetergo-webhook --listen unix:SOCKET ARG..." in the background, its
 # environment changed as given (VAR=VALUE sets, "-u VAR" removes), its
@@ -462,7 +467,8 @@ web_responder_start() {
 	case $sock in
 	127.0.0.1:*)	listen=$sock ;;
 	esac
-	env "${unset[@]}" "${set[@]}" "$RESPONDER" --listen "$listen" "$@" \
+	env "${unset[@]}" "${WEB_LAYOUT[@]}" "${set[@]}" "$RESPONDER" \
+	    --listen "$listen" "$@" \
 	    </dev/null >/dev/null 2>>"$log" &
 	pid=$!
 	track_pid "$pid"
@@ -543,7 +549,8 @@ web_spawn() {
 		if [ "$(id -u)" -eq 0 ]; then
 			opts=(-G "$WEB_GROUP" -M 0660 -u nobody -g nogroup)
 		fi
-		env "$@" spawn-fcgi -n -s "$sock" "${opts[@]}" -- "$WEB_BIN" \
+		env "${WEB_LAYOUT[@]}" "$@" spawn-fcgi -n -s "$sock" \
+		    "${opts[@]}" -- "$WEB_BIN" \
 		    </dev/null >/dev/null 2>>"$PG_TMP/$name.log" &
 	elif command -v perl >/dev/null 2>&1; then
 		# The same: socket, its owner and mode, then nobody.
@@ -553,7 +560,7 @@ web_spawn() {
 			opts=("" "" "")
 		fi
 		# shellcheck disable=SC2016 # perl code
-		env "$@" perl -MIO::Socket::UNIX -MPOSIX -e '
+		env "${WEB_LAYOUT[@]}" "$@" perl -MIO::Socket::UNIX -MPOSIX -e '
 			my ($path, $uid, $gid, $sgid, @cmd) = @ARGV;
 			my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM(),
 			    Local => $path, Listen => 128) or die "listen: $!";

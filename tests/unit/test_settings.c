@@ -30,6 +30,8 @@ static const char *const vars[] = {
 	"MEETERGO_WEBHOOK_BODY_TIMEOUT_MS",
 	"MEETERGO_WEBHOOK_LISTEN_PUBLIC",
 	"MEETERGO_WEBHOOK_STATE_DIR",
+	"MEETERGO_WEBHOOK_WORKERS",
+	"MEETERGO_WEBHOOK_THREADS",
 };
 
 /* Each test starts from an environment without our settings. */
@@ -511,6 +513,45 @@ test_parse_long_null(void **state)
 	assert_string_equal(errstr, "invalid");
 }
 
+/* The layout sized to the machine, and what the settings keep. */
+static void
+test_size(void **state)
+{
+	static const struct {
+		const char	*workers, *threads;
+		long		 ncpu, want_workers, want_threads;
+	} cases[] = {
+		{ NULL, NULL, 1, 1, 32 },
+		{ NULL, NULL, 2, 2, 16 },
+		{ NULL, NULL, 3, 3, 11 },
+		{ NULL, NULL, 4, 4, 8 },
+		{ NULL, NULL, 64, 16, 8 },
+		{ NULL, NULL, -1, 1, 32 },	/* sysconf failed */
+		{ "4", NULL, 2, 4, 8 },
+		{ "1", NULL, 2, 1, 32 },
+		{ NULL, "3", 2, 2, 3 },
+		{ "1", "1", 8, 1, 1 },
+	};
+	struct settings	s;
+	size_t		i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		clean_env(state);
+		if (cases[i].workers != NULL)
+			setenv("MEETERGO_WEBHOOK_WORKERS", cases[i].workers, 1);
+		if (cases[i].threads != NULL)
+			setenv("MEETERGO_WEBHOOK_THREADS", cases[i].threads, 1);
+		load_ok(&s);
+		settings_size(&s, cases[i].ncpu);
+		if (s.workers != cases[i].want_workers ||
+		    s.threads != cases[i].want_threads)
+			fail_msg("case %zu: %ld x %ld, want %ld x %ld", i,
+			    s.workers, s.threads, cases[i].want_workers,
+			    cases[i].want_threads);
+		settings_release(&s);
+	}
+}
+
 int
 main(void)
 {
@@ -532,6 +573,7 @@ main(void)
 		cmocka_unit_test_setup(test_listener, clean_env),
 		cmocka_unit_test_setup(test_reload, clean_env),
 		cmocka_unit_test_setup(test_relative_dirs, clean_env),
+		cmocka_unit_test_setup(test_size, clean_env),
 		cmocka_unit_test(test_parse_long),
 		cmocka_unit_test(test_parse_long_null),
 	};
