@@ -263,7 +263,8 @@ next_request(struct worker *w, struct conn *c)
 static void
 serve_one(struct worker *w, struct conn *c, struct buf *body)
 {
-	struct io io;
+	struct io	io;
+	char		scratch[512];
 
 	/* A failed request: libfcgi closed the connection. */
 	if (FCGX_Accept_r(&c->req) < 0) {
@@ -275,6 +276,15 @@ serve_one(struct worker *w, struct conn *c, struct buf *body)
 	conn_arm(c, w->body_ms);
 	io_init_fcgx(&io, &c->req, c->watch);
 	handler_serve(w->handler, &io, body);
+	/*
+	 * A kept connection is idle only once this request's stdin has
+	 * ended: nginx may send a GET's empty stdin record after our answer,
+	 * and next_request would take it for the next request's start.
+	 * Within the deadline handler_serve left armed.
+	 */
+	if (c->req.keepConnection)
+		while (FCGX_GetStr(scratch, sizeof(scratch), c->req.in) > 0)
+			;
 	FCGX_Finish_r(&c->req);
 	if (c->req.ipcFd < 0)
 		conn_done(c);

@@ -305,6 +305,31 @@ keep_conn() {
 }
 test_case "a kept connection" keep_conn
 
+# A GET's empty FCGI_STDIN record may come in after the responder has
+# answered: the connection is idle only once that record is in, and the
+# next request still gets its whole parameters' deadline.
+keep_conn_late_eof() {
+	local got body
+	fcgi_start kept-late
+	variant "$FIXTURES/booking_created.flat.json" "$W/kept-late.json" \
+	    id=listener-kept-0002
+	body=$(wc -c <"$W/kept-late.json")
+	# shellcheck disable=SC2046
+	got=$(fcgi_raw "unix:$PG_TMP/kept-late.sock" \
+	    begin-keep $(get_params) params sleep 0.3 eof answer \
+	    sleep $((PARAMS_MS * 2 / 1000)).5 \
+	    begin-keep $(post_params "$body") params body "$W/kept-late.json" \
+	    eof answer)
+	like "$(echo "$got" | sed -n 1p)" '^answer 200 ' \
+	    "late stdin end: first request"
+	like "$(echo "$got" | sed -n 2p)" '^answer 200 ' \
+	    "late stdin end: second request, $((PARAMS_MS * 2 / 1000)).5 s later"
+	is "$(web_stored "$W/kept-late.json")" 1 \
+	    "late stdin end: second request stored"
+}
+test_case "a kept connection whose stdin ends after the answer" \
+    keep_conn_late_eof
+
 # --- refusals reach the sender at once ------------------------------------
 
 # A declared body over the limit, or a wrong token, with 100 bytes sent
