@@ -367,16 +367,6 @@ serve_request(struct handler *h, struct io *io, struct buf *body)
 	return serve_delivery(h, io, body);
 }
 
-/* Microseconds of CLOCK_MONOTONIC. */
-static long
-monotonic_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void
 handler_serve(struct handler *h, struct io *io, struct buf *body)
 {

@@ -18,6 +18,8 @@ int	write_all(int fd, const void *, size_t n);
 
 /* Milliseconds of CLOCK_MONOTONIC, for deadlines. */
 long	monotonic_ms(void);
+/* Microseconds of it, for durations. */
+long	monotonic_us(void);
 
 /* Case-insensitive ASCII comparison of the first n bytes. */
 int	ascii_casecmp_n(const char *, const char *, size_t);
