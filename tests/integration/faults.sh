@@ -52,10 +52,11 @@ seven_responders() {
 		fcgi_start "ns$i"
 		SOCKS_NS+=("$PG_TMP/ns$i.sock")
 	done
-	# One more, outside every load, whose database is nowhere: its health
-	# check is answered at once, and times the test's own clients while a
-	# load runs (probe_start).
-	fcgi_start probe \
+	# One more, outside every load, whose database is nowhere: it spools
+	# a delivery at once, and times the test's own clients and the
+	# spool's durable write while a load runs (probe_start).
+	mkdir -m 0700 "$W/probe-spool"
+	fcgi_start probe MEETERGO_WEBHOOK_SPOOL_DIR="$W/probe-spool" \
 	    MEETERGO_WEBHOOK_DSN="host=$W/nowhere port=5432 user=meetergo dbname=meetergo"
 }
 test_fixture "seven responders" seven_responders
@@ -94,16 +95,19 @@ bound_ms() {
 	    "bound $BOUND_MS ms"
 }
 
-# probe_start, probe_stop: while a load runs, one health check after
-# another to the probe responder; probe_stop raises BOUND_MS to the
-# timeout, 1 s of grace and twice the slowest of them, should the machine
-# have become slower for the test's own clients since bound_ms.
+# probe_start, probe_stop: while a load runs, one delivery after another
+# to the probe responder, which spools each; probe_stop raises BOUND_MS
+# to the timeout, 1 s of grace and twice the slowest of them, should the
+# machine have become slower for the test's own clients or the spool's
+# writes since bound_ms.
 probe_start() {
 	: >"$W/probe-during"
 	(
 		while :; do
 			t0=${EPOCHREALTIME/./}
-			fcgi_request "$PG_TMP/probe.sock" GET - >/dev/null
+			fcgi_request "$PG_TMP/probe.sock" POST \
+			    "$FIXTURES/booking_created.flat.json" \
+			    HTTP_X_WEBHOOK_TOKEN="$TEST_TOKEN" >/dev/null
 			t1=${EPOCHREALTIME/./}
 			echo $(((t1 - t0) / 1000)) >>"$W/probe-during"
 			sleep 0.1
@@ -117,8 +121,9 @@ probe_stop() {
 	kill "$PROBE_PID"
 	reap "$PROBE_PID" 2>/dev/null
 	slow=$(sort -n "$W/probe-during" | tail -n 1)
-	diag "slowest of $(wc -l <"$W/probe-during") health checks during" \
-	    "the load ${slow:-?} ms"
+	diag "slowest of $(wc -l <"$W/probe-during") deliveries to the probe" \
+	    "during the load ${slow:-?} ms ($(spool_files "$W/probe-spool")" \
+	    "spooled so far)"
 	[ "$((TIMEOUT_MS + 1000 + 2 * ${slow:-0}))" -le "$BOUND_MS" ] ||
 	    BOUND_MS=$((TIMEOUT_MS + 1000 + 2 * slow))
 }
