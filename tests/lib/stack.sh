@@ -71,11 +71,15 @@ stack_pg_start() {
 
 # stack_responder_start [ARG...]: meetergo-webhook --listen on
 # $STACK_TMP/fcgi.sock with these arguments, its log in
-# $STACK_TMP/responder.log; its pid in STACK_RESPONDER_PID.
+# $STACK_TMP/responder.log, its counters in $STACK_TMP/state (exported
+# as MEETERGO_WEBHOOK_STATE_DIR, for "meetergo-webhookctl stats"); its
+# pid in STACK_RESPONDER_PID.
 stack_responder_start() {
 	# The responder's own layout, sized to the machine, unless given.
 	local WEB_LAYOUT=()
 	: >"$STACK_TMP/responder.log"
+	[ -d "$STACK_TMP/state" ] || mkdir -m 0700 "$STACK_TMP/state"
+	export MEETERGO_WEBHOOK_STATE_DIR=$STACK_TMP/state
 	web_responder_start "$STACK_TMP/fcgi.sock" "$STACK_TMP/responder.log" \
 	    -- "$@" || return
 	STACK_RESPONDER_PID=$WEB_PID
