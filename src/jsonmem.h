@@ -14,7 +14,8 @@ struct jsonmem_block;
  *	jsonmem_release(&m);
  *
  * Out of scope jansson uses malloc and free as usual: what it returns
- * then (json_dumps) is freed with free().
+ * then (json_dumps) is freed with free().  So it does in scope too in a
+ * build with AddressSanitizer, which then sees every node on its own.
  */
 struct jsonmem {
 	struct jsonmem_block	*blocks;	/* owned; the newest first */
