@@ -123,16 +123,38 @@ tries_name(char *dst, size_t size, const char *name,
 		    tries);
 }
 
+/*
+ * Write data as name in the directory dfd, whole or not at all: a new
+ * file tname is written and fsynced (with the times, if given), renamed
+ * over name, and the directory fsynced.  0, or -1 with errno.
+ */
 static int
-fsync_dir(const char *dir)
+write_whole(int dfd, const char *tname, const char *name, const void *data,
+    size_t len, const struct timespec times[2])
 {
-	int fd, rc;
+	int fd, saved;
 
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	if ((fd = openat(dfd, tname, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1)
 		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
+	if (write_all(fd, data, len) == -1 ||
+	    (times != NULL && futimens(fd, times) == -1) || fsync(fd) == -1)
+		goto fail;
+	if (close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (renameat(dfd, tname, dfd, name) == -1 || fsync(dfd) == -1)
+		goto fail;
+	return 0;
+fail:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	unlinkat(dfd, tname, 0);
+	errno = saved;
+	return -1;
 }
 
 /* One entry of a directory in st, if it is a regular file. */
@@ -239,9 +261,8 @@ spool_put(const struct spool *s, const char *key, const char *body,
     size_t len, struct error *err)
 {
 	struct timeval	tv;
-	char		tmp[PATH_MAX], path[PATH_MAX];
 	char		tname[SPOOL_NAME_MAX], name[SPOOL_NAME_MAX];
-	int		fd = -1;
+	int		dfd, rc;
 
 	if (check_room(s, len, err) == -1)
 		return -1;
@@ -252,36 +273,16 @@ spool_put(const struct spool *s, const char *key, const char *body,
 	    (long)getpid(), atomic_fetch_add(&spool_seq, 1));
 	snprintf(name, sizeof(name), "%010lld.%06ld.%.64s" SPOOL_SUFFIX,
 	    (long long)tv.tv_sec, (long)tv.tv_usec, key);
-	if (path_join(tmp, sizeof(tmp), s->dir, tname) == -1 ||
-	    path_join(path, sizeof(path), s->dir, name) == -1) {
-		error_set(err, ERROR_BUSY, "", "spool \"%.80s\": path too long",
-		    s->dir);
-		return -1;
+	if ((dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		rc = -1;
+	else {
+		rc = write_whole(dfd, tname, name, body, len, NULL);
+		close(dfd);
 	}
-
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1) {
+	if (rc == -1)
 		error_set(err, ERROR_BUSY, "", "spool \"%s\": %s", s->dir,
 		    strerror(errno));
-		return -1;
-	}
-	if (write_all(fd, body, len) == -1 || fsync(fd) == -1)
-		goto fail;
-	if (close(fd) == -1) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) == -1 || fsync_dir(s->dir) == -1)
-		goto fail;
-	return 0;
-fail:
-	error_set(err, ERROR_BUSY, "", "spool \"%s\": %s", s->dir,
-	    strerror(errno));
-	if (fd != -1)
-		close(fd);
-	unlink(tmp);
-	return -1;
+	return rc;
 }
 
 /* A spool directory opened for a drain or a retry. */
@@ -870,8 +871,7 @@ out:
 
 /*
  * Write body as name in the directory dfd in place of the file fd, with
- * its times: a temporary file, fsynced, renamed over it.  0, or -1 with
- * errno.
+ * its times.  0, or -1 with errno.
  */
 static int
 replace_file(int dfd, const char *name, int fd, const struct buf *body)
@@ -879,7 +879,6 @@ replace_file(int dfd, const char *name, int fd, const struct buf *body)
 	struct timespec	times[2];
 	struct stat	st;
 	char		tname[SPOOL_NAME_MAX];
-	int		tfd, saved;
 
 	if (fstat(fd, &st) == -1)
 		return -1;
@@ -887,27 +886,7 @@ replace_file(int dfd, const char *name, int fd, const struct buf *body)
 	times[1] = st.st_mtim;
 	snprintf(tname, sizeof(tname), ".edit.%ld.%lu" SPOOL_TMP_SUFFIX,
 	    (long)getpid(), atomic_fetch_add(&spool_seq, 1));
-	if ((tfd = openat(dfd, tname, O_WRONLY | O_CREAT | O_EXCL |
-	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1)
-		return -1;
-	if (write_all(tfd, buf_str(body), body->len) == -1 ||
-	    futimens(tfd, times) == -1 || fsync(tfd) == -1)
-		goto fail;
-	if (close(tfd) == -1) {
-		tfd = -1;
-		goto fail;
-	}
-	tfd = -1;
-	if (renameat(dfd, tname, dfd, name) == -1 || fsync(dfd) == -1)
-		goto fail;
-	return 0;
-fail:
-	saved = errno;
-	if (tfd != -1)
-		close(tfd);
-	unlinkat(dfd, tname, 0);
-	errno = saved;
-	return -1;
+	return write_whole(dfd, tname, name, buf_str(body), body->len, times);
 }
 
 /* What spool_edit does to the files of one directory. */
