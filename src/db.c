@@ -389,6 +389,19 @@ db_command(struct db *db, const char *sql, struct error *err)
 }
 
 int
+db_count_at(const PGresult *res, int row, int col, long *n,
+    struct error *err)
+{
+	const char *why;
+
+	if (parse_long(PQgetvalue(res, row, col), 0, LONG_MAX, n, &why) == 0)
+		return 0;
+	error_set(err, ERROR_INTERNAL, "", "database answered \"%.40s\" for "
+	    "a count: %s", PQgetvalue(res, row, col), why);
+	return -1;
+}
+
+int
 db_begin(struct db *db, struct error *err)
 {
 	PGresult		*res;

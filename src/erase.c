@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <ctype.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,17 +106,12 @@ edit_body(void *arg, const char *body, size_t len, struct buf *out,
 static int
 print_counts(struct erase *e, PGresult *res, struct error *err)
 {
-	const char	*why;
-	long		 n;
-	int		 i;
+	long	n;
+	int	i;
 
 	for (i = 0; i < PQntuples(res); i++) {
-		if (parse_long(PQgetvalue(res, i, 1), 0, LONG_MAX, &n,
-		    &why) == -1) {
-			error_set(err, ERROR_INTERNAL, "", "database answered "
-			    "\"%s\"", PQgetvalue(res, i, 1));
+		if (db_count_at(res, i, 1, &n, err) == -1)
 			return -1;
-		}
 		printf("%s %ld\n", PQgetvalue(res, i, 0), n);
 		e->rows += n;
 	}

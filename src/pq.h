@@ -100,6 +100,9 @@ PGresult	*db_exec(struct db *, const char *sql, int nparams,
 		    const char *const *params, struct error *err);
 /* db_exec for a statement whose rows do not matter: 0, or -1 with err. */
 int		 db_command(struct db *, const char *sql, struct error *err);
+/* The field (row, col) of res as a count, 0 or more: 0, or -1 with err. */
+int		 db_count_at(const PGresult *res, int row, int col, long *n,
+		    struct error *err);
 /* BEGIN and the settings of DB_SETTINGS_SQL: 0, or -1 with err. */
 int		 db_begin(struct db *, struct error *err);
 /* End the transaction in progress, if the connection is still there. */

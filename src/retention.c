@@ -84,16 +84,12 @@ db_count(struct db *db, const char *sql, int nparams,
     const char *const *params, struct error *err)
 {
 	PGresult	*res;
-	const char	*e;
 	long		 n;
 
 	if ((res = db_exec(db, sql, nparams, params, err)) == NULL)
 		return -1;
-	if (parse_long(PQgetvalue(res, 0, 0), 0, LONG_MAX, &n, &e) == -1) {
-		error_set(err, ERROR_INTERNAL, "", "database answered \"%s\"",
-		    PQgetvalue(res, 0, 0));
+	if (db_count_at(res, 0, 0, &n, err) == -1)
 		n = -1;
-	}
 	PQclear(res);
 	return n;
 }
