@@ -293,17 +293,18 @@ serve_health(struct handler *h, struct io *io, int head)
 static int
 answer_error(struct io *io, const struct error *err)
 {
-	struct error pub;
+	struct error	pub;
+	int		status = response_error_status(err);
 
-	if (response_error_status(err) < 500) {
+	if (status < 500) {
 		response_error(io, err, 0);
-		return response_error_status(err);
+		return status;
 	}
 	error_init(&pub);
 	error_set(&pub, err->kind, "", "%s", error_is_transient(err) ?
 	    "database unavailable" : "internal error");
 	response_error(io, &pub, 0);
-	return response_error_status(err);
+	return status;
 }
 
 /* A delivery that was read and authenticated; the status answered. */

@@ -176,6 +176,18 @@ done:
 	return rc;
 }
 
+/* DIR/counters into path; 0, or -1 with err set and errno. */
+static int
+counters_path(char path[PATH_MAX], const char *dir, struct error *err)
+{
+	if (snprintf(path, PATH_MAX, "%s/" STATS_FILE, dir) < PATH_MAX)
+		return 0;
+	error_set(err, ERROR_INTERNAL, "", "counters: \"%.80s\": path too "
+	    "long", dir);
+	errno = ENAMETOOLONG;
+	return -1;
+}
+
 int
 stats_open(const char *dir, struct error *err)
 {
@@ -183,13 +195,8 @@ stats_open(const char *dir, struct error *err)
 	int	tries, r = 1, saved;
 
 	stats_close();
-	if (snprintf(path, sizeof(path), "%s/" STATS_FILE, dir) >=
-	    (int)sizeof(path)) {
-		error_set(err, ERROR_INTERNAL, "", "counters: \"%.80s\": path "
-		    "too long", dir);
-		errno = ENAMETOOLONG;
+	if (counters_path(path, dir, err) == -1)
 		return -1;
-	}
 	for (tries = 0; tries < 3 && r == 1; tries++)
 		r = open_once(path);
 	if (r == 0)
@@ -331,12 +338,8 @@ stats_view_open(struct stats_view *v, const char *dir, struct error *err)
 	int		 fd;
 
 	memset(v, 0, sizeof(*v));
-	if (snprintf(path, sizeof(path), "%s/" STATS_FILE, dir) >=
-	    (int)sizeof(path)) {
-		error_set(err, ERROR_INTERNAL, "", "\"%.80s\": path too long",
-		    dir);
+	if (counters_path(path, dir, err) == -1)
 		return -1;
-	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
 		error_set(err, ERROR_INTERNAL, "", "\"%.160s\": %s%s", path,
 		    strerror(errno), errno == ENOENT ? " (no responder has "

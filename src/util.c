@@ -80,21 +80,18 @@ write_all(int fd, const void *p, size_t n)
 }
 
 long
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-long
 monotonic_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+long
+monotonic_ms(void)
+{
+	return monotonic_us() / 1000;
 }
 
 static int
