@@ -284,21 +284,11 @@ fi
 # --- the shipped units ------------------------------------------------------
 
 units() {
-	local u=$WEB_DIR/units out rc
-	mkdir -p "$u/man/man8"
-	# As installed, with @sbindir@ a directory that holds the program
-	# (verify checks that ExecStart= can be run) and the man pages where
-	# Documentation=man:... finds them.
-	sed "s|@sbindir[@]|$WEB_DIR/sbin|g" \
-	    "$top_srcdir/systemd/meetergo-webhook.service.in" \
-	    >"$u/meetergo-webhook.service"
-	cp "$top_srcdir/systemd/meetergo-webhook.socket" "$u/"
-	cp "$top_srcdir"/man/*.8 "$u/man/man8/"
-	out=$(MANPATH=$u/man SYSTEMD_LOG_COLOR=0 timeout 60 systemd-analyze \
-	    verify "$u/meetergo-webhook.socket" "$u/meetergo-webhook.service" 2>&1)
-	rc=$?
-	is "$rc" 0 "systemd-analyze verify: the socket and service units pass"
-	is "$out" "" "systemd-analyze verify: no warnings"
+	local u=$WEB_DIR/units
+	units_verify "$u" "$WEB_DIR/sbin" meetergo-webhook.socket \
+	    meetergo-webhook.service
+	is "$?" 0 "systemd-analyze verify: the socket and service units pass"
+	is "$UNITS_OUT" "" "systemd-analyze verify: no warnings"
 	grep -qx "ExecStart=$WEB_DIR/sbin/meetergo-webhook" \
 	    "$u/meetergo-webhook.service"
 	ok $? "the service's ExecStart is @sbindir@/meetergo-webhook"

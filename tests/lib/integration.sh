@@ -31,3 +31,28 @@ test_start() {
 	test_token "$1"
 	W=$PG_TMP/work
 }
+
+# units_verify DIR SBINDIR UNIT...: the shipped systemd units, as
+# installed in DIR (UNIT.in with @sbindir@ made SBINDIR, a directory that
+# must hold the program: verify checks that ExecStart= can run; the man
+# pages where Documentation=man:... finds them), checked by
+# "systemd-analyze verify".  Its status is the function's, its output in
+# UNITS_OUT.
+units_verify() {
+	local dir=$1 sbindir=$2 unit paths=()
+	shift 2
+	mkdir -p "$dir/man/man8"
+	cp "$top_srcdir"/man/*.8 "$dir/man/man8/"
+	for unit in "$@"; do
+		if [ -f "$top_srcdir/systemd/$unit.in" ]; then
+			sed "s|@sbindir[@]|$sbindir|g" \
+			    "$top_srcdir/systemd/$unit.in" >"$dir/$unit"
+		else
+			cp "$top_srcdir/systemd/$unit" "$dir/"
+		fi
+		paths+=("$dir/$unit")
+	done
+	# shellcheck disable=SC2034 # for the test
+	UNITS_OUT=$(MANPATH=$dir/man SYSTEMD_LOG_COLOR=0 timeout 60 \
+	    systemd-analyze verify "${paths[@]}" 2>&1)
+}
